@@ -1,0 +1,54 @@
+using SharpMpi.Engine;
+
+namespace SharpMpi.Transport;
+
+/// <summary>Receives the frames a transport reads. Called by the engine's progress thread only.</summary>
+internal interface IFrameSink
+{
+    /// <summary>
+    /// Handles one frame from world rank <paramref name="peer"/>. <paramref name="payload"/> is valid only
+    /// during the call (it may point into a shared-memory ring): copy what must outlive it.
+    /// </summary>
+    void OnFrame(int peer, in FrameHeader header, ReadOnlySpan<byte> payload);
+}
+
+/// <summary>
+/// Moves frames between ranks. The contract (like MPICH's shm/netmod split): transports never block
+/// and never queue — <see cref="TrySend"/> says "no room" and the engine keeps the frame and retries;
+/// frames from one peer are delivered in the order they were sent. All calls on one instance are
+/// serialized by the engine (one progress lock), so a transport needs no locking of its own except
+/// for state that its own background threads touch.
+/// </summary>
+internal interface ITransport : IDisposable
+{
+    /// <summary>Short name for diagnostics ("shm", "tcp", "inproc").</summary>
+    string Name { get; }
+
+    /// <summary>Largest payload that one frame may carry; messages above the eager limit are chunked to this.</summary>
+    int MaxFramePayload { get; }
+
+    /// <summary>Messages up to this many bytes go eagerly (header and payload in one frame).</summary>
+    int EagerLimit { get; }
+
+    /// <summary>
+    /// Writes one frame to <paramref name="peer"/> (a world rank this transport serves) if there is room.
+    /// <paramref name="payload"/> is at most <see cref="MaxFramePayload"/> bytes and
+    /// <c>header.PayloadLength == payload.Length</c>. Returns false when the peer's queue is full.
+    /// </summary>
+    bool TrySend(int peer, in FrameHeader header, ReadOnlySpan<byte> payload);
+
+    /// <summary>Delivers waiting frames to <paramref name="sink"/>; returns how many.</summary>
+    int Poll(IFrameSink sink);
+
+    /// <summary>True when this rank may read <paramref name="peer"/>'s memory directly (process_vm_readv).</summary>
+    bool CanPull(int peer);
+
+    /// <summary>Copies <paramref name="destination"/>.Length bytes from <paramref name="address"/> in <paramref name="peer"/>'s address space.</summary>
+    void Pull(int peer, ulong address, Span<byte> destination);
+
+    /// <summary>
+    /// True when a frame may be waiting (cheap check used before the progress engine goes to sleep on
+    /// its doorbell; a false positive only costs one more poll).
+    /// </summary>
+    bool HasPendingInput { get; }
+}
