@@ -1,0 +1,60 @@
+using System.Runtime.InteropServices;
+using SharpMpi.Engine;
+
+namespace SharpMpi;
+
+/// <summary>
+/// A message taken out of the queue by a matched probe (MPI_Mprobe): no other receive can take it, so
+/// probe-then-receive is safe with several threads. Receive it exactly once.
+/// </summary>
+public sealed class Message
+{
+    private readonly Communicator _comm;
+    private UnexpectedMessage? _message;
+
+    internal Message(Communicator comm, UnexpectedMessage message)
+    {
+        _comm = comm;
+        _message = message;
+        Status = new Status(message.Source, message.Tag, message.Length);
+    }
+
+    /// <summary>Source, tag and size of the message.</summary>
+    public Status Status { get; }
+
+    private UnexpectedMessage Take() =>
+        Interlocked.Exchange(ref _message, null) ?? throw new InvalidOperationException("This message has already been received.");
+
+    /// <summary>Receives the message into <paramref name="buffer"/> (MPI_Mrecv).</summary>
+    public unsafe Status Receive<T>(Span<T> buffer) where T : unmanaged
+    {
+        var m = Take();
+        fixed (T* p = buffer)
+        {
+            var r = _comm.Engine.StartReceiveMatched(m, (byte*)p, (long)buffer.Length * sizeof(T));
+            return _comm.Engine.WaitAndRelease(r);
+        }
+    }
+
+    /// <inheritdoc cref="Receive{T}(Span{T})"/>
+    public Status Receive<T>(T[] buffer) where T : unmanaged =>
+        Receive(new Span<T>(buffer ?? throw new ArgumentNullException(nameof(buffer))));
+
+    /// <summary>Starts receiving the message into <paramref name="buffer"/> (MPI_Imrecv); the memory stays pinned until completion.</summary>
+    public unsafe Request ReceiveAsync<T>(Memory<T> buffer) where T : unmanaged
+    {
+        var m = Take();
+        var pin = buffer.Pin();
+        var r = _comm.Engine.StartReceiveMatched(m, (byte*)pin.Pointer, (long)buffer.Length * sizeof(T), pin, hasPin: true);
+        return new Request(r);
+    }
+
+    /// <summary>Receives and deserializes an object message.</summary>
+    public T? ReceiveObject<T>()
+    {
+        var m = Take();
+        return _comm.ReceiveObjectMatched<T>(m, out _);
+    }
+
+    internal static Span<byte> Bytes<T>(Span<T> span) where T : unmanaged => MemoryMarshal.AsBytes(span);
+}

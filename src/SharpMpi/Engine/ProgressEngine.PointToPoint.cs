@@ -1,0 +1,513 @@
+using System.Buffers;
+using SharpMpi.Transport;
+
+namespace SharpMpi.Engine;
+
+/// <summary>Starting sends and receives, probes, and the matching of posted receives with messages.</summary>
+internal sealed unsafe partial class ProgressEngine
+{
+    /// <summary>
+    /// Starts a send of <paramref name="length"/> bytes at <paramref name="buffer"/> (pinned by the caller until
+    /// the request completes, or by <paramref name="pin"/>). Returns the request, possibly already complete.
+    /// </summary>
+    public RequestCore StartSend(int context, int sourceRank, int tag, int destinationWorld, byte* buffer, long length,
+        SendMode mode, MemoryHandle pin = default, bool hasPin = false)
+    {
+        lock (_lock)
+        {
+            ThrowIfAborted();
+            var r = RentLocked();
+            r.Kind = RequestKind.Send;
+            r.Mode = mode;
+            r.Context = context;
+            r.Source = sourceRank;
+            r.Tag = tag;
+            r.PeerWorld = destinationWorld;
+            r.Buffer = buffer;
+            r.Length = length;
+            r.Pin = pin;
+            r.HasPin = hasPin;
+            PostSendLocked(r);
+            return r;
+        }
+    }
+
+    /// <summary>
+    /// Starts a buffered send: the payload is copied now (into a pooled buffer the request owns) and the
+    /// caller's request completes at once, while the engine owns the copy until it is delivered.
+    /// </summary>
+    public void StartBufferedSend(int context, int sourceRank, int tag, int destinationWorld, ReadOnlySpan<byte> payload,
+        BufferedSendAccounting accounting)
+    {
+        var copy = ArrayPool<byte>.Shared.Rent(Math.Max(1, payload.Length));
+        payload.CopyTo(copy);
+        var handle = copy.AsMemory().Pin();
+        lock (_lock)
+        {
+            ThrowIfAborted();
+            var r = RentLocked();
+            r.Kind = RequestKind.Send;
+            r.Mode = SendMode.Standard;
+            r.Context = context;
+            r.Source = sourceRank;
+            r.Tag = tag;
+            r.PeerWorld = destinationWorld;
+            r.Buffer = (byte*)handle.Pointer;
+            r.Length = payload.Length;
+            r.Pin = handle;
+            r.HasPin = true;
+            r.OwnedBuffer = copy;
+            r.Detached = true;
+            r.State = accounting;
+            r.OnComplete = BufferedSendAccounting.Release;
+            PostSendLocked(r);
+        }
+    }
+
+    private void PostSendLocked(RequestCore r)
+    {
+        var transport = _routes[r.PeerWorld];
+        var header = new FrameHeader
+        {
+            Context = r.Context,
+            Source = r.Source,
+            Tag = r.Tag,
+            MessageLength = r.Length,
+            Cookie = r.Id,
+        };
+        if (r.Length <= transport.EagerLimit)
+        {
+            header.Kind = FrameKind.Eager;
+            header.PayloadLength = (int)r.Length;
+            header.Flags = r.Mode switch
+            {
+                SendMode.Synchronous => FrameFlags.Sync,
+                SendMode.Ready => FrameFlags.Ready,
+                _ => FrameFlags.None,
+            };
+            bool needsReply = header.Flags != FrameFlags.None;
+            if (needsReply)
+                _awaitingReply[r.Id] = r;
+            if (TrySendInOrder(r.PeerWorld, header, new ReadOnlySpan<byte>(r.Buffer, (int)r.Length)))
+            {
+                if (!needsReply)
+                    r.Complete(new Status(r.Source, r.Tag, r.Length));
+            }
+            else
+            {
+                Enqueue(r.PeerWorld, new OutItem { Kind = OutKind.Eager, Header = header, Request = r });
+            }
+        }
+        else
+        {
+            header.Kind = FrameKind.Rts;
+            header.Flags = transport.CanPull(r.PeerWorld) ? FrameFlags.Pullable : FrameFlags.None;
+            if (r.Mode == SendMode.Ready)
+                header.Flags |= FrameFlags.Ready;
+            header.Address = (ulong)r.Buffer;
+            _awaitingReply[r.Id] = r;
+            SendControl(r.PeerWorld, header);
+        }
+    }
+
+    /// <summary>Starts a receive into <paramref name="capacity"/> bytes at <paramref name="buffer"/>.</summary>
+    public RequestCore StartReceive(int context, int source, int tag, byte* buffer, long capacity,
+        MemoryHandle pin = default, bool hasPin = false)
+    {
+        lock (_lock)
+        {
+            ThrowIfAborted();
+            var r = RentLocked();
+            r.Kind = RequestKind.Receive;
+            r.Context = context;
+            r.Source = source;
+            r.Tag = tag;
+            r.Buffer = buffer;
+            r.Length = capacity;
+            r.Pin = pin;
+            r.HasPin = hasPin;
+            // Pull in whatever has arrived first, so the receive matches the oldest message available now.
+            ProgressLocked();
+            var q = ContextQueues(context);
+            var m = q.FindUnexpected(source, tag);
+            if (m is null)
+            {
+                q.Post(r);
+            }
+            else
+            {
+                q.RemoveUnexpected(m);
+                DeliverUnexpectedLocked(m, r);
+            }
+            return r;
+        }
+    }
+
+    /// <summary>Starts the receive of a message taken by a matched probe.</summary>
+    public RequestCore StartReceiveMatched(UnexpectedMessage message, byte* buffer, long capacity,
+        MemoryHandle pin = default, bool hasPin = false)
+    {
+        lock (_lock)
+        {
+            ThrowIfAborted();
+            var r = RentLocked();
+            r.Kind = RequestKind.Receive;
+            r.Context = message.Context;
+            r.Source = message.Source;
+            r.Tag = message.Tag;
+            r.Buffer = buffer;
+            r.Length = capacity;
+            r.Pin = pin;
+            r.HasPin = hasPin;
+            DeliverUnexpectedLocked(message, r);
+            return r;
+        }
+    }
+
+    /// <summary>A request that is already complete (operations on ProcNull).</summary>
+    public RequestCore CompletedRequest(in Status status)
+    {
+        lock (_lock)
+        {
+            var r = RentLocked();
+            r.Complete(status);
+            return r;
+        }
+    }
+
+    /// <summary>A request that user code or a collective schedule completes later.</summary>
+    public RequestCore StartGeneralized()
+    {
+        lock (_lock)
+        {
+            var r = RentLocked();
+            r.Kind = RequestKind.Generalized;
+            return r;
+        }
+    }
+
+    /// <summary>Completes a generalized request.</summary>
+    public void CompleteGeneralized(RequestCore r, in Status status, Exception? error = null)
+    {
+        lock (_lock)
+        {
+            if (error is null)
+                r.Complete(status);
+            else
+                r.Fail(error);
+        }
+    }
+
+    /// <summary>Cancels a posted receive that has not matched yet; true if it was cancelled.</summary>
+    public bool CancelReceive(RequestCore r)
+    {
+        lock (_lock)
+        {
+            if (r.Kind != RequestKind.Receive || !r.IsPosted || r.IsCompleted)
+                return false;
+            ContextQueues(r.Context).Unpost(r);
+            r.Complete(new Status(Communicator.AnySource, Communicator.AnyTag, 0, isCancelled: true));
+            return true;
+        }
+    }
+
+    /// <summary>Looks for a message without receiving it.</summary>
+    public bool TryProbe(int context, int source, int tag, out Status status)
+    {
+        lock (_lock)
+        {
+            ThrowIfAborted();
+            ProgressLocked();
+            var m = ContextQueues(context).FindUnexpected(source, tag);
+            if (m is null)
+            {
+                status = default;
+                return false;
+            }
+            status = new Status(m.Source, m.Tag, m.Length);
+            return true;
+        }
+    }
+
+    /// <summary>Takes a message out of the queue so that only the caller can receive it (matched probe).</summary>
+    public UnexpectedMessage? TryMatchedProbe(int context, int source, int tag)
+    {
+        lock (_lock)
+        {
+            ThrowIfAborted();
+            ProgressLocked();
+            var q = ContextQueues(context);
+            var m = q.FindUnexpected(source, tag);
+            if (m is not null)
+            {
+                q.RemoveUnexpected(m);
+                m.Claimed = true;
+            }
+            return m;
+        }
+    }
+
+    // ---------------------------------------------------------------- matching and delivery
+
+    private void DeliverUnexpectedLocked(UnexpectedMessage m, RequestCore r)
+    {
+        if (m.IsRendezvous)
+        {
+            MatchRendezvousLocked(r, m.PeerWorld, m.Source, m.Tag, m.Length, m.Cookie, m.Address, m.Flags);
+        }
+        else
+        {
+            long n = Math.Min(m.Length, r.Length);
+            if (n > 0)
+                m.Data.AsSpan(0, (int)n).CopyTo(new Span<byte>(r.Buffer, (int)n));
+            if ((m.Flags & (FrameFlags.Sync | FrameFlags.Ready)) != 0)
+                SendReply(m.PeerWorld, FrameKind.Ack, m.Cookie);
+            CompleteReceive(r, m.Source, m.Tag, m.Length);
+        }
+        ReturnUnexpected(m);
+    }
+
+    private void CompleteReceive(RequestCore r, int source, int tag, long messageLength)
+    {
+        if (messageLength > r.Length)
+        {
+            r.Fail(new MpiException(ErrorClass.Truncate,
+                $"Message truncated: {messageLength} bytes from rank {source} (tag {tag}) do not fit in a receive buffer of {r.Length} bytes."));
+        }
+        else
+        {
+            r.Complete(new Status(source, tag, messageLength));
+        }
+    }
+
+    private void MatchRendezvousLocked(RequestCore r, int peer, int source, int tag, long length, long cookie, ulong address, FrameFlags flags)
+    {
+        var transport = _routes[peer];
+        if (length > r.Length)
+        {
+            // The receive fails, the message is consumed: release the sender without moving the data.
+            SendReply(peer, FrameKind.Ack, cookie);
+            CompleteReceive(r, source, tag, length);
+            return;
+        }
+        if ((flags & FrameFlags.Pullable) != 0 && transport.CanPull(peer))
+        {
+            long done = 0;
+            while (done < length)
+            {
+                int chunk = (int)Math.Min(length - done, 1L << 30);
+                transport.Pull(peer, address + (ulong)done, new Span<byte>(r.Buffer + done, chunk));
+                done += chunk;
+            }
+            SendReply(peer, FrameKind.Ack, cookie);
+            CompleteReceive(r, source, tag, length);
+            return;
+        }
+        r.MatchedSource = source;
+        r.MatchedTag = tag;
+        r.MessageLength = length;
+        r.Received = 0;
+        _streamingReceives[r.Id] = r;
+        SendControl(peer, new FrameHeader { Kind = FrameKind.Cts, Cookie = cookie, Address = (ulong)r.Id });
+    }
+
+    private void SendReply(int peer, FrameKind kind, long cookie) =>
+        SendControl(peer, new FrameHeader { Kind = kind, Cookie = cookie });
+
+    // ---------------------------------------------------------------- sending frames in order
+
+    private bool TrySendInOrder(int peer, in FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        var q = _outQueues[peer];
+        if (q is not null && q.Count > 0)
+            return false;
+        return _routes[peer].TrySend(peer, header, payload);
+    }
+
+    private void SendControl(int peer, in FrameHeader header)
+    {
+        if (!TrySendInOrder(peer, header, default))
+            Enqueue(peer, new OutItem { Kind = OutKind.Control, Header = header });
+    }
+
+    private void Enqueue(int peer, in OutItem item)
+    {
+        (_outQueues[peer] ??= new OutQueue()).Enqueue(item);
+        _pendingOut++;
+    }
+
+    private void DrainOutQueues()
+    {
+        for (int peer = 0; peer < _outQueues.Length && _pendingOut > 0; peer++)
+        {
+            var q = _outQueues[peer];
+            if (q is null)
+                continue;
+            var transport = _routes[peer];
+            while (q.Count > 0)
+            {
+                ref var item = ref q.Peek();
+                if (!TrySendItem(transport, peer, ref item))
+                    break;
+                q.Dequeue();
+                _pendingOut--;
+            }
+        }
+    }
+
+    /// <summary>Sends as much of one queued item as fits; true when it is fully sent.</summary>
+    private bool TrySendItem(ITransport transport, int peer, ref OutItem item)
+    {
+        switch (item.Kind)
+        {
+            case OutKind.Control:
+                return transport.TrySend(peer, item.Header, default);
+            case OutKind.Eager:
+            {
+                var r = item.Request!;
+                if (!transport.TrySend(peer, item.Header, new ReadOnlySpan<byte>(r.Buffer, item.Header.PayloadLength)))
+                    return false;
+                if (item.Header.Flags == FrameFlags.None)
+                    r.Complete(new Status(r.Source, r.Tag, r.Length));
+                return true;
+            }
+            default:
+            {
+                var r = item.Request!;
+                int max = transport.MaxFramePayload;
+                while (item.Offset < r.Length)
+                {
+                    int n = (int)Math.Min(max, r.Length - item.Offset);
+                    var h = new FrameHeader
+                    {
+                        Kind = FrameKind.Data,
+                        PayloadLength = n,
+                        Cookie = item.Header.Cookie,
+                        Address = (ulong)item.Offset,
+                    };
+                    if (!transport.TrySend(peer, h, new ReadOnlySpan<byte>(r.Buffer + item.Offset, n)))
+                        return false;
+                    item.Offset += n;
+                }
+                r.Complete(new Status(r.Source, r.Tag, r.Length));
+                return true;
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- incoming frames
+
+    /// <inheritdoc/>
+    public void OnFrame(int peer, in FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        switch (header.Kind)
+        {
+            case FrameKind.Eager:
+                OnEager(peer, header, payload);
+                break;
+            case FrameKind.Rts:
+                OnRts(peer, header);
+                break;
+            case FrameKind.Cts:
+                if (_awaitingReply.Remove(header.Cookie, out var sender))
+                {
+                    Enqueue(peer, new OutItem
+                    {
+                        Kind = OutKind.Stream,
+                        Header = new FrameHeader { Kind = FrameKind.Data, Cookie = (long)header.Address },
+                        Request = sender,
+                    });
+                    DrainOutQueues();
+                }
+                break;
+            case FrameKind.Data:
+                OnData(header, payload);
+                break;
+            case FrameKind.Ack:
+                if (_awaitingReply.Remove(header.Cookie, out var acked))
+                    acked.Complete(new Status(acked.Source, acked.Tag, acked.Length));
+                break;
+            case FrameKind.Nack:
+                if (_awaitingReply.Remove(header.Cookie, out var refused))
+                {
+                    refused.Fail(new MpiException(ErrorClass.Other,
+                        $"Ready-mode send to world rank {peer} (tag {refused.Tag}) arrived before a matching receive was posted."));
+                }
+                break;
+            default:
+                break;
+        }
+    }
+
+    private void OnEager(int peer, in FrameHeader h, ReadOnlySpan<byte> payload)
+    {
+        var q = ContextQueues(h.Context);
+        var r = q.TakePosted(h.Source, h.Tag);
+        if (r is not null)
+        {
+            long n = Math.Min(h.MessageLength, r.Length);
+            payload[..(int)n].CopyTo(new Span<byte>(r.Buffer, (int)n));
+            if ((h.Flags & (FrameFlags.Sync | FrameFlags.Ready)) != 0)
+                SendReply(peer, FrameKind.Ack, h.Cookie);
+            CompleteReceive(r, h.Source, h.Tag, h.MessageLength);
+            return;
+        }
+        if ((h.Flags & FrameFlags.Ready) != 0)
+        {
+            SendReply(peer, FrameKind.Nack, h.Cookie);
+            return;
+        }
+        var m = RentUnexpected();
+        Fill(m, peer, h, isRendezvous: false);
+        m.Data = ArrayPool<byte>.Shared.Rent(Math.Max(1, payload.Length));
+        payload.CopyTo(m.Data);
+        q.AddUnexpected(m);
+    }
+
+    private void OnRts(int peer, in FrameHeader h)
+    {
+        var q = ContextQueues(h.Context);
+        var r = q.TakePosted(h.Source, h.Tag);
+        if (r is not null)
+        {
+            MatchRendezvousLocked(r, peer, h.Source, h.Tag, h.MessageLength, h.Cookie, h.Address, h.Flags);
+            return;
+        }
+        if ((h.Flags & FrameFlags.Ready) != 0)
+        {
+            SendReply(peer, FrameKind.Nack, h.Cookie);
+            return;
+        }
+        var m = RentUnexpected();
+        Fill(m, peer, h, isRendezvous: true);
+        q.AddUnexpected(m);
+    }
+
+    private static void Fill(UnexpectedMessage m, int peer, in FrameHeader h, bool isRendezvous)
+    {
+        m.Context = h.Context;
+        m.Source = h.Source;
+        m.Tag = h.Tag;
+        m.PeerWorld = peer;
+        m.Flags = h.Flags;
+        m.IsRendezvous = isRendezvous;
+        m.Length = h.MessageLength;
+        m.Cookie = h.Cookie;
+        m.Address = h.Address;
+        m.Data = null;
+        m.Claimed = false;
+    }
+
+    private void OnData(in FrameHeader h, ReadOnlySpan<byte> payload)
+    {
+        if (!_streamingReceives.TryGetValue(h.Cookie, out var r))
+            return;
+        payload.CopyTo(new Span<byte>(r.Buffer + (long)h.Address, payload.Length));
+        r.Received += payload.Length;
+        if (r.Received >= r.MessageLength)
+        {
+            _streamingReceives.Remove(h.Cookie);
+            CompleteReceive(r, r.MatchedSource, r.MatchedTag, r.MessageLength);
+        }
+    }
+}
