@@ -45,11 +45,18 @@ public sealed partial class MpiEnvironment : IDisposable
         var worldRanks = new int[worldSize];
         for (int i = 0; i < worldSize; i++)
             worldRanks[i] = i;
+        NodeOfWorldRank = new int[worldSize];
         World = new Communicator(this, worldRanks, worldRank, WorldContext, "World");
         Self = new Communicator(this, [worldRank], 0, SelfContext, "Self");
     }
 
     internal ProgressEngine Engine { get; }
+
+    /// <summary>
+    /// Host of each world rank, as a small integer (equal numbers = same machine). Used by SplitShared and
+    /// transport choice. All zeros for in-process and singleton jobs.
+    /// </summary>
+    internal int[] NodeOfWorldRank { get; set; } = [];
 
     internal BufferedSendAccounting BufferedSends { get; } = new();
 

@@ -10,8 +10,14 @@ internal sealed unsafe partial class ProgressEngine
     /// Starts a send of <paramref name="length"/> bytes at <paramref name="buffer"/> (pinned by the caller until
     /// the request completes, or by <paramref name="pin"/>). Returns the request, possibly already complete.
     /// </summary>
+    /// <remarks>
+    /// With <paramref name="onComplete"/> the request is detached: the engine recycles it after the callback
+    /// (which runs under the engine lock and must not block), and the caller must not wait on it.
+    /// <paramref name="ownedBuffer"/> (pooled) is returned to the pool at completion.
+    /// </remarks>
     public RequestCore StartSend(int context, int sourceRank, int tag, int destinationWorld, byte* buffer, long length,
-        SendMode mode, MemoryHandle pin = default, bool hasPin = false)
+        SendMode mode, MemoryHandle pin = default, bool hasPin = false,
+        Action<RequestCore>? onComplete = null, object? state = null, byte[]? ownedBuffer = null)
     {
         lock (_lock)
         {
@@ -27,6 +33,8 @@ internal sealed unsafe partial class ProgressEngine
             r.Length = length;
             r.Pin = pin;
             r.HasPin = hasPin;
+            r.OwnedBuffer = ownedBuffer;
+            Attach(r, onComplete, state);
             PostSendLocked(r);
             return r;
         }
@@ -112,13 +120,14 @@ internal sealed unsafe partial class ProgressEngine
 
     /// <summary>Starts a receive into <paramref name="capacity"/> bytes at <paramref name="buffer"/>.</summary>
     public RequestCore StartReceive(int context, int source, int tag, byte* buffer, long capacity,
-        MemoryHandle pin = default, bool hasPin = false)
+        MemoryHandle pin = default, bool hasPin = false, Action<RequestCore>? onComplete = null, object? state = null,
+        RequestKind kind = RequestKind.Receive)
     {
         lock (_lock)
         {
             ThrowIfAborted();
             var r = RentLocked();
-            r.Kind = RequestKind.Receive;
+            r.Kind = kind;
             r.Context = context;
             r.Source = source;
             r.Tag = tag;
@@ -126,6 +135,7 @@ internal sealed unsafe partial class ProgressEngine
             r.Length = capacity;
             r.Pin = pin;
             r.HasPin = hasPin;
+            Attach(r, onComplete, state);
             // Pull in whatever has arrived first, so the receive matches the oldest message available now.
             ProgressLocked();
             var q = ContextQueues(context);
@@ -137,10 +147,29 @@ internal sealed unsafe partial class ProgressEngine
             else
             {
                 q.RemoveUnexpected(m);
-                DeliverUnexpectedLocked(m, r);
+                if (kind == RequestKind.MatchedProbe)
+                    CompleteMatchedProbe(r, m);
+                else
+                    DeliverUnexpectedLocked(m, r);
             }
             return r;
         }
+    }
+
+    private static void Attach(RequestCore r, Action<RequestCore>? onComplete, object? state)
+    {
+        if (onComplete is null)
+            return;
+        r.OnComplete = onComplete;
+        r.State = state;
+        r.Detached = true;
+    }
+
+    private static void CompleteMatchedProbe(RequestCore r, UnexpectedMessage m)
+    {
+        m.Claimed = true;
+        r.Matched = m;
+        r.Complete(new Status(m.Source, m.Tag, m.Length));
     }
 
     /// <summary>Starts the receive of a message taken by a matched probe.</summary>
@@ -203,7 +232,7 @@ internal sealed unsafe partial class ProgressEngine
     {
         lock (_lock)
         {
-            if (r.Kind != RequestKind.Receive || !r.IsPosted || r.IsCompleted)
+            if (r.Kind is not (RequestKind.Receive or RequestKind.MatchedProbe) || !r.IsPosted || r.IsCompleted)
                 return false;
             ContextQueues(r.Context).Unpost(r);
             r.Complete(new Status(Communicator.AnySource, Communicator.AnyTag, 0, isCancelled: true));
@@ -443,6 +472,15 @@ internal sealed unsafe partial class ProgressEngine
     {
         var q = ContextQueues(h.Context);
         var r = q.TakePosted(h.Source, h.Tag);
+        if (r is not null && r.Kind == RequestKind.MatchedProbe)
+        {
+            var probed = RentUnexpected();
+            Fill(probed, peer, h, isRendezvous: false);
+            probed.Data = ArrayPool<byte>.Shared.Rent(Math.Max(1, payload.Length));
+            payload.CopyTo(probed.Data);
+            CompleteMatchedProbe(r, probed);
+            return;
+        }
         if (r is not null)
         {
             long n = Math.Min(h.MessageLength, r.Length);
@@ -468,6 +506,13 @@ internal sealed unsafe partial class ProgressEngine
     {
         var q = ContextQueues(h.Context);
         var r = q.TakePosted(h.Source, h.Tag);
+        if (r is not null && r.Kind == RequestKind.MatchedProbe)
+        {
+            var probed = RentUnexpected();
+            Fill(probed, peer, h, isRendezvous: true);
+            CompleteMatchedProbe(r, probed);
+            return;
+        }
         if (r is not null)
         {
             MatchRendezvousLocked(r, peer, h.Source, h.Tag, h.MessageLength, h.Cookie, h.Address, h.Flags);

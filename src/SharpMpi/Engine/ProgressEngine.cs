@@ -72,6 +72,8 @@ internal sealed unsafe partial class ProgressEngine : IFrameSink, IDisposable
     /// <summary>Returns a consumed request to the pool.</summary>
     public void Return(RequestCore request)
     {
+        // Bump the version now, so a stale Request copy fails its check instead of reusing a pooled core.
+        request.Release();
         lock (_lock)
         {
             if (_requestPool.Count < 1024)
@@ -82,6 +84,7 @@ internal sealed unsafe partial class ProgressEngine : IFrameSink, IDisposable
     /// <summary>A detached request (nobody will consume it) completed: recycle it. Called under the lock.</summary>
     public void ReturnDetached(RequestCore request)
     {
+        request.Release();
         if (_requestPool.Count < 1024)
             _requestPool.Push(request);
     }

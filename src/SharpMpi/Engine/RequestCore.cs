@@ -10,6 +10,8 @@ internal enum RequestKind : byte
     Receive,
     /// <summary>Completed by user code (generalized request, collectives' schedules).</summary>
     Generalized,
+    /// <summary>A posted matched probe: takes the message out of the queue without receiving it.</summary>
+    MatchedProbe,
 }
 
 /// <summary>How a send completes (MPI's four modes).</summary>
@@ -75,6 +77,8 @@ internal sealed unsafe class RequestCore : IValueTaskSource<Status>, IValueTaskS
     /// <summary>Callback for generalized requests run at completion under the engine lock (collective schedules).</summary>
     public Action<RequestCore>? OnComplete;
     public object? State;
+    /// <summary>Matched probe: the message it took.</summary>
+    public UnexpectedMessage? Matched;
 
     /// <summary>Intrusive links for the posted-receive queue.</summary>
     public RequestCore? Next;
@@ -103,6 +107,7 @@ internal sealed unsafe class RequestCore : IValueTaskSource<Status>, IValueTaskS
         Detached = false;
         OnComplete = null;
         State = null;
+        Matched = null;
         Next = Prev = null;
         IsPosted = false;
         Status = default;
@@ -110,6 +115,9 @@ internal sealed unsafe class RequestCore : IValueTaskSource<Status>, IValueTaskS
         _asyncWaiter = 0;
         Volatile.Write(ref _completed, 0);
     }
+
+    /// <summary>Invalidates outstanding <see cref="Request"/> copies (the core goes back to the pool).</summary>
+    public void Release() => _source.Reset();
 
     /// <summary>Completes successfully. Called once, under the engine lock.</summary>
     public void Complete(in Status status) => Finish(status, null);
