@@ -1,0 +1,22 @@
+namespace SharpMpi.Run;
+
+/// <summary>A validated <c>sharpmpi run</c> command line.</summary>
+/// <param name="Ranks">Number of ranks to start (-n).</param>
+/// <param name="Environment">Variables set for every rank (-x, -genv), in command-line order.</param>
+/// <param name="TagOutput">Prefix each output line with <c>[rank] </c>.</param>
+/// <param name="Timeout">Wall-clock limit for the whole job, or null.</param>
+/// <param name="OutputDirectory">Also write each rank's output to DIR/rank.N/stdout|stderr, or null.</param>
+/// <param name="BindToCore">--bind-to core was asked for (not yet implemented: ranks are not pinned).</param>
+/// <param name="Verbose">Print what the launcher does, and rejected KVS connections.</param>
+/// <param name="Program">The program as given: project folder, .csproj, .dll, or executable.</param>
+/// <param name="Arguments">Everything after the program, passed through unchanged.</param>
+internal sealed record RunOptions(
+    int Ranks,
+    IReadOnlyList<KeyValuePair<string, string>> Environment,
+    bool TagOutput,
+    TimeSpan? Timeout,
+    string? OutputDirectory,
+    bool BindToCore,
+    bool Verbose,
+    string Program,
+    IReadOnlyList<string> Arguments);
