@@ -58,14 +58,14 @@ internal sealed unsafe class Doorbell : IDisposable
     /// Sleeps until rung or <paramref name="timeoutMicroseconds"/> passes, unless <paramref name="hasInput"/>
     /// reports input after "sleeping" is published.
     /// </summary>
-    public void Sleep(Func<bool> hasInput, long timeoutMicroseconds)
+    public void Sleep<TState>(Func<TState, bool> hasInput, TState state, long timeoutMicroseconds)
     {
         int seq = Volatile.Read(ref *_sequence);
         Interlocked.Increment(ref *_sleeping);
         Interlocked.MemoryBarrier();
         try
         {
-            if (hasInput())
+            if (hasInput(state))
                 return;
             if (LinuxNative.IsSupported)
                 LinuxNative.FutexWaitFor(_sequence, seq, timeoutMicroseconds);
