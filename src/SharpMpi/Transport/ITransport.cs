@@ -47,6 +47,18 @@ internal interface ITransport : IDisposable
     void Pull(int peer, ulong address, Span<byte> destination);
 
     /// <summary>
+    /// Copies <paramref name="length"/> bytes (any length, also above the 2 GiB a span can hold) from
+    /// <paramref name="address"/> in <paramref name="peer"/>'s address space to <paramref name="destination"/>.
+    /// The default splits it into <see cref="Pull(int, ulong, Span{byte})"/> calls of at most 1 GiB.
+    /// </summary>
+    unsafe void Pull(int peer, ulong address, byte* destination, long length)
+    {
+        const int Chunk = 1 << 30;
+        for (long done = 0; done < length; done += Chunk)
+            Pull(peer, address + (ulong)done, new Span<byte>(destination + done, (int)Math.Min(Chunk, length - done)));
+    }
+
+    /// <summary>
     /// True when a frame may be waiting (cheap check used before the progress engine goes to sleep on
     /// its doorbell; a false positive only costs one more poll).
     /// </summary>

@@ -1,0 +1,142 @@
+using System.Globalization;
+using SharpMpi.Engine;
+
+namespace SharpMpi.Transport.SharedMemory;
+
+/// <summary>Tunables of the shared-memory transport.</summary>
+/// <remarks>
+/// Every rank on a host must use the same <see cref="RingCapacity"/> (the transport checks this when it
+/// maps its peers' segments). <see cref="FromEnvironment(Func{string, string?})"/> reads the
+/// <c>SHARPMPI_SHM_*</c> variables; <see cref="Validate"/> rejects bad values with an
+/// <see cref="ArgumentException"/> that names the setting.
+/// </remarks>
+internal sealed class SharedMemoryOptions
+{
+    /// <summary>Environment variable for <see cref="RingCapacity"/>.</summary>
+    public const string RingSizeVariable = "SHARPMPI_SHM_RING_SIZE";
+
+    /// <summary>Environment variable for <see cref="EagerLimit"/>.</summary>
+    public const string EagerLimitVariable = "SHARPMPI_SHM_EAGER_LIMIT";
+
+    /// <summary>Environment variable for <see cref="SingleCopy"/>.</summary>
+    public const string SingleCopyVariable = "SHARPMPI_SHM_SINGLE_COPY";
+
+    /// <summary>Default <see cref="RingCapacity"/>: 64 KiB.</summary>
+    public const int DefaultRingCapacity = 64 * 1024;
+
+    /// <summary>Default <see cref="EagerLimit"/>: 16 KiB.</summary>
+    public const int DefaultEagerLimit = 16 * 1024;
+
+    /// <summary>
+    /// Bytes of the data area of each directed ring (sender → receiver). A power of two between
+    /// <see cref="SpscRing.MinCapacity"/> and <see cref="SpscRing.MaxCapacity"/>; default 64 KiB;
+    /// <c>SHARPMPI_SHM_RING_SIZE</c> (bytes, or with a K/M/G suffix: <c>256K</c>, <c>1M</c>).
+    /// </summary>
+    /// <remarks>A segment holds one ring per local peer, so a host uses about n² × this many bytes of /dev/shm.</remarks>
+    public int RingCapacity { get; init; } = DefaultRingCapacity;
+
+    /// <summary>
+    /// Messages up to this many bytes are sent eagerly (header and payload in one frame). Default 16 KiB;
+    /// <c>SHARPMPI_SHM_EAGER_LIMIT</c> (same syntax as the ring size). At most the ring's largest frame payload,
+    /// so 32 KiB needs a 128 KiB ring; when only the ring size variable is set, the default is lowered to fit.
+    /// </summary>
+    public int EagerLimit { get; init; } = DefaultEagerLimit;
+
+    /// <summary>
+    /// Whether large messages may be read straight from the sender's memory with process_vm_readv.
+    /// Default true; <c>SHARPMPI_SHM_SINGLE_COPY=0</c> forces the pipelined copy through the ring.
+    /// </summary>
+    public bool SingleCopy { get; init; } = true;
+
+    /// <summary>The defaults overridden by the <c>SHARPMPI_SHM_*</c> environment variables that are set.</summary>
+    /// <param name="getVariable">Reads one variable; <see cref="Environment.GetEnvironmentVariable(string)"/> when null.</param>
+    /// <exception cref="ArgumentException">A variable is set to a value that cannot be used; the message names it.</exception>
+    public static SharedMemoryOptions FromEnvironment(Func<string, string?>? getVariable = null)
+    {
+        getVariable ??= Environment.GetEnvironmentVariable;
+        int ringCapacity = DefaultRingCapacity;
+        int eagerLimit = DefaultEagerLimit;
+        bool singleCopy = true;
+
+        string? ring = getVariable(RingSizeVariable);
+        if (!string.IsNullOrWhiteSpace(ring))
+            ringCapacity = ParseSize(RingSizeVariable, ring);
+        string? eager = getVariable(EagerLimitVariable);
+        if (!string.IsNullOrWhiteSpace(eager))
+            eagerLimit = ParseSize(EagerLimitVariable, eager);
+        else if (ringCapacity >= SpscRing.MinCapacity)
+            eagerLimit = Math.Min(eagerLimit, SpscRing.MaxPayload(ringCapacity)); // a small ring alone lowers the default
+        string? copy = getVariable(SingleCopyVariable);
+        if (!string.IsNullOrWhiteSpace(copy))
+            singleCopy = ParseBoolean(SingleCopyVariable, copy);
+
+        var options = new SharedMemoryOptions { RingCapacity = ringCapacity, EagerLimit = eagerLimit, SingleCopy = singleCopy };
+        options.Validate();
+        return options;
+    }
+
+    /// <summary>Throws when a value cannot be used.</summary>
+    /// <exception cref="ArgumentException">The message names the property and its environment variable.</exception>
+    public void Validate()
+    {
+        int capacity = RingCapacity;
+        if (capacity < SpscRing.MinCapacity || capacity > SpscRing.MaxCapacity || (capacity & (capacity - 1)) != 0)
+        {
+            throw new ArgumentException(
+                $"RingCapacity ({RingSizeVariable}) is {capacity}; it must be a power of two between {SpscRing.MinCapacity} and {SpscRing.MaxCapacity} bytes.",
+                nameof(RingCapacity));
+        }
+
+        int maxPayload = SpscRing.MaxPayload(capacity);
+        if (EagerLimit < 0 || EagerLimit > maxPayload)
+        {
+            throw new ArgumentException(
+                $"EagerLimit ({EagerLimitVariable}) is {EagerLimit}; with a {capacity}-byte ring ({RingSizeVariable}) it must be between 0 and {maxPayload} bytes (half the ring minus the {FrameHeader.Size}-byte frame header).",
+                nameof(EagerLimit));
+        }
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"ring={RingCapacity} eager={EagerLimit} singleCopy={SingleCopy}";
+
+    private static int ParseSize(string variable, string text)
+    {
+        ReadOnlySpan<char> s = text.AsSpan().Trim();
+        long multiplier = 1;
+        if (s.EndsWith("iB", StringComparison.OrdinalIgnoreCase))
+            s = s[..^2];
+        else if (s.EndsWith("B", StringComparison.OrdinalIgnoreCase))
+            s = s[..^1];
+        if (!s.IsEmpty)
+        {
+            switch (char.ToUpperInvariant(s[^1]))
+            {
+                case 'K': multiplier = 1L << 10; s = s[..^1]; break;
+                case 'M': multiplier = 1L << 20; s = s[..^1]; break;
+                case 'G': multiplier = 1L << 30; s = s[..^1]; break;
+            }
+        }
+
+        if (!long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out long value) || value > int.MaxValue / multiplier)
+        {
+            throw new ArgumentException(
+                $"{variable} is '{text}'; expected a number of bytes below 2 GiB, optionally with a K, M or G suffix (e.g. 65536 or 64K).",
+                variable);
+        }
+
+        return (int)(value * multiplier);
+    }
+
+    private static bool ParseBoolean(string variable, string text)
+    {
+        switch (text.Trim().ToLowerInvariant())
+        {
+            case "1" or "true" or "yes" or "on":
+                return true;
+            case "0" or "false" or "no" or "off":
+                return false;
+            default:
+                throw new ArgumentException($"{variable} is '{text}'; expected 1/0, true/false, yes/no or on/off.", variable);
+        }
+    }
+}

@@ -1,0 +1,177 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using SharpMpi.Engine;
+
+namespace SharpMpi.Transport.SharedMemory;
+
+/// <summary>
+/// A single-producer single-consumer byte ring of frames over raw (shared) memory. Each process keeps its
+/// own copy of this struct over the same memory: the sender uses the producer half
+/// (<see cref="TryWrite"/>), the receiver the consumer half (<see cref="Drain"/>).
+/// </summary>
+/// <remarks>
+/// <para>Memory at the ring's address (see <see cref="SharedSegment"/>): the producer-owned tail in its own
+/// 128-byte region, the consumer-owned head in the next one, then <c>capacity</c> data bytes. Head and
+/// tail are 64-bit byte counters that only grow (they never wrap in practice: 2^63 bytes); the position
+/// in the data area is <c>counter &amp; (capacity − 1)</c>.</para>
+/// <para>A frame is a <see cref="FrameHeader"/> then the payload padded to 8 bytes, always contiguous. When it
+/// does not fit before the end of the data area, the producer writes a <see cref="FrameKind.Wrap"/> header
+/// (or, when fewer than <see cref="FrameHeader.Size"/> bytes are left, nothing: both sides skip such a
+/// tail implicitly) and continues at offset 0. A frame is at most half the ring, so an empty ring always
+/// has room for it wherever the counters stand.</para>
+/// <para>Ordering: the producer copies the frame, then publishes the tail with a release store; the
+/// consumer reads the tail with an acquire load before it reads the frame, and publishes the head with a
+/// release store only after the sink returned, so the producer never overwrites a frame being read. The
+/// producer caches the head and re-reads the shared one only when the cached value says "full".</para>
+/// </remarks>
+internal unsafe struct SpscRing
+{
+    /// <summary>Smallest data area.</summary>
+    public const int MinCapacity = 4096;
+
+    /// <summary>Largest data area (1 GiB).</summary>
+    public const int MaxCapacity = 1 << 30;
+
+    /// <summary>Offset of the tail counter from the ring's address.</summary>
+    public const int TailOffset = 0;
+
+    /// <summary>Offset of the head counter from the ring's address.</summary>
+    public const int HeadOffset = 128;
+
+    /// <summary>Offset of the data area from the ring's address.</summary>
+    public const int DataOffset = 256;
+
+    private readonly long* _tail;
+    private readonly long* _head;
+    private readonly byte* _data;
+    private readonly int _capacity;
+
+    /// <summary>Producer: the tail as this side last published it (the shared tail line is never read back).</summary>
+    private long _producerTail;
+
+    /// <summary>Producer: the last head read from shared memory; a lower bound of the real one.</summary>
+    private long _cachedHead;
+
+    /// <summary>Consumer: the head as this side last published it.</summary>
+    private long _consumerHead;
+
+    /// <summary>A view of the ring at <paramref name="ring"/> (tail, head, data) with a data area of <paramref name="capacity"/> bytes.</summary>
+    public SpscRing(byte* ring, int capacity)
+    {
+        Debug.Assert(((nuint)ring & 127) == 0, "ring must be 128-byte aligned");
+        Debug.Assert(capacity >= MinCapacity && (capacity & (capacity - 1)) == 0);
+        _tail = (long*)(ring + TailOffset);
+        _head = (long*)(ring + HeadOffset);
+        _data = ring + DataOffset;
+        _capacity = capacity;
+        _producerTail = Volatile.Read(ref *_tail);
+        _cachedHead = Volatile.Read(ref *_head);
+        _consumerHead = _cachedHead;
+    }
+
+    /// <summary>Bytes the ring's memory takes: tail and head regions plus the data area.</summary>
+    public static long Footprint(int capacity) => DataOffset + (long)capacity;
+
+    /// <summary>Largest payload of one frame in a ring of <paramref name="capacity"/> bytes: half the ring minus the header, a multiple of 8.</summary>
+    public static int MaxPayload(int capacity) => (capacity / 2 - FrameHeader.Size) & ~7;
+
+    /// <summary>Bytes a frame with <paramref name="payloadLength"/> payload bytes occupies.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int FrameSize(int payloadLength) => FrameHeader.Size + ((payloadLength + 7) & ~7);
+
+    /// <summary>Consumer: true when a frame (or wrap padding) is waiting.</summary>
+    public readonly bool HasInput
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Volatile.Read(ref *_tail) != _consumerHead;
+    }
+
+    /// <summary>
+    /// Producer: copies one frame into the ring and publishes it, or returns false when there is no room.
+    /// The frame's <see cref="FrameHeader.PayloadLength"/> is set to <paramref name="payload"/>'s length.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryWrite(in FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        Debug.Assert(payload.Length <= MaxPayload(_capacity), "payload exceeds MaxFramePayload");
+        int frame = FrameSize(payload.Length);
+        long tail = _producerTail;
+        int position = (int)tail & (_capacity - 1);
+        int toEnd = _capacity - position;
+        int needed = toEnd >= frame ? frame : toEnd + frame;
+        if (needed > _capacity - (tail - _cachedHead) && !Refresh(tail, needed))
+            return false;
+
+        if (toEnd < frame)
+        {
+            if (toEnd >= FrameHeader.Size)
+            {
+                var wrap = (FrameHeader*)(_data + position);
+                *wrap = default;
+                wrap->Kind = FrameKind.Wrap;
+            }
+
+            tail += toEnd;
+            position = 0;
+        }
+
+        byte* destination = _data + position;
+        *(FrameHeader*)destination = header;
+        ((FrameHeader*)destination)->PayloadLength = payload.Length;
+        payload.CopyTo(new Span<byte>(destination + FrameHeader.Size, payload.Length));
+        tail += frame;
+        _producerTail = tail;
+        Volatile.Write(ref *_tail, tail);
+        return true;
+    }
+
+    /// <summary>Producer: re-reads the consumer's head; true when <paramref name="needed"/> bytes are now free.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool Refresh(long tail, int needed)
+    {
+        _cachedHead = Volatile.Read(ref *_head);
+        return needed <= _capacity - (tail - _cachedHead);
+    }
+
+    /// <summary>
+    /// Consumer: hands up to <paramref name="maxFrames"/> waiting frames to <paramref name="sink"/> as coming
+    /// from <paramref name="peer"/>, releasing each one's space after the sink returns. A frame whose sink
+    /// call throws stays in the ring and is delivered again by the next call.
+    /// </summary>
+    /// <returns>Frames delivered (wrap padding is not counted).</returns>
+    /// <exception cref="InvalidDataException">The ring holds a frame that cannot be valid (memory corrupted).</exception>
+    public int Drain(IFrameSink sink, int peer, int maxFrames)
+    {
+        long tail = Volatile.Read(ref *_tail);
+        long head = _consumerHead;
+        int delivered = 0;
+        while (head != tail && delivered < maxFrames)
+        {
+            int position = (int)head & (_capacity - 1);
+            int toEnd = _capacity - position;
+            var frame = (FrameHeader*)(_data + position);
+            if (toEnd < FrameHeader.Size || frame->Kind == FrameKind.Wrap)
+            {
+                head += toEnd;
+            }
+            else
+            {
+                int length = frame->PayloadLength;
+                if ((uint)length > (uint)(toEnd - FrameHeader.Size))
+                    ThrowCorrupt(peer, head, length);
+                sink.OnFrame(peer, in *frame, new ReadOnlySpan<byte>(frame + 1, length));
+                head += FrameSize(length);
+                delivered++;
+            }
+
+            _consumerHead = head;
+            Volatile.Write(ref *_head, head);
+        }
+
+        return delivered;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowCorrupt(int peer, long head, int length) =>
+        throw new InvalidDataException($"shared-memory ring from rank {peer} is corrupt: frame at byte {head} claims a payload of {length} bytes.");
+}
