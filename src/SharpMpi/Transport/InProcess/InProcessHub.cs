@@ -13,12 +13,16 @@ internal sealed class InProcessHub
 
     /// <param name="worldRanks">Number of ranks; inbox i belongs to world rank i.</param>
     /// <param name="options">Limits and the single-copy switch.</param>
-    public InProcessHub(int worldRanks, InProcessOptions options)
+    /// <param name="doorbell">
+    /// When given, every inbox rings this doorbell (a rank's loopback to itself must wake the doorbell its
+    /// engine sleeps on, e.g. the shared-memory one); otherwise each inbox gets a private doorbell.
+    /// </param>
+    public InProcessHub(int worldRanks, InProcessOptions options, Doorbell? doorbell = null)
     {
         Options = options;
         _inboxes = new Inbox[worldRanks];
         for (int i = 0; i < worldRanks; i++)
-            _inboxes[i] = new Inbox(new Doorbell());
+            _inboxes[i] = new Inbox(doorbell ?? new Doorbell());
     }
 
     public InProcessOptions Options { get; }
