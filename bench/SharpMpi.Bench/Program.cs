@@ -3,6 +3,9 @@
 using SharpMpi;
 using SharpMpi.Bench;
 
+if (args.Length == 4 && args[0] == "summarize")
+    return Summarize.Run(args[1], args[2], args[3]);
+
 BenchOptions options;
 try
 {
