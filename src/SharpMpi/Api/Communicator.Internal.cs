@@ -9,7 +9,10 @@ public sealed partial class Communicator
     internal unsafe void SendInternal(ReadOnlySpan<byte> data, int dest, int tag)
     {
         fixed (byte* p = data)
-            Engine.WaitAndRelease(Engine.StartSend(CollectiveContext, Rank, tag, WorldRankOf(dest), p, data.Length, SendMode.Standard));
+        {
+            if (!Engine.TrySendEagerNow(CollectiveContext, Rank, tag, WorldRankOf(dest), p, data.Length))
+                Engine.WaitAndRelease(Engine.StartSend(CollectiveContext, Rank, tag, WorldRankOf(dest), p, data.Length, SendMode.Standard));
+        }
     }
 
     internal unsafe Status ReceiveInternal(Span<byte> buffer, int source, int tag)

@@ -78,7 +78,10 @@ public sealed partial class Communicator
             return;
         fixed (T* p = data)
         {
-            var r = Engine.StartSend(P2PContext, Rank, tag, WorldRankOf(dest), (byte*)p, (long)data.Length * sizeof(T), mode);
+            long length = (long)data.Length * sizeof(T);
+            if (mode == SendMode.Standard && Engine.TrySendEagerNow(P2PContext, Rank, tag, WorldRankOf(dest), (byte*)p, length))
+                return;
+            var r = Engine.StartSend(P2PContext, Rank, tag, WorldRankOf(dest), (byte*)p, length, mode);
             Engine.WaitAndRelease(r);
         }
     }

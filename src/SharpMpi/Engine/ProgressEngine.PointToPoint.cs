@@ -41,6 +41,35 @@ internal sealed unsafe partial class ProgressEngine
     }
 
     /// <summary>
+    /// The blocking standard-mode fast path: a message that fits in one eager frame and for which the
+    /// transport has room right now is sent without a request (nothing to wait for afterwards). Returns
+    /// false when the caller must take the general path.
+    /// </summary>
+    public bool TrySendEagerNow(int context, int sourceRank, int tag, int destinationWorld, byte* buffer, long length)
+    {
+        var transport = _routes[destinationWorld];
+        if (length > transport.EagerLimit)
+            return false;
+        lock (_lock)
+        {
+            ThrowIfAborted();
+            var q = _outQueues[destinationWorld];
+            if (q is not null && q.Count > 0)
+                return false;
+            var header = new FrameHeader
+            {
+                Kind = FrameKind.Eager,
+                PayloadLength = (int)length,
+                Context = context,
+                Source = sourceRank,
+                Tag = tag,
+                MessageLength = length,
+            };
+            return transport.TrySend(destinationWorld, header, new ReadOnlySpan<byte>(buffer, (int)length));
+        }
+    }
+
+    /// <summary>
     /// Starts a buffered send: the payload is copied now (into a pooled buffer the request owns) and the
     /// caller's request completes at once, while the engine owns the copy until it is delivered.
     /// </summary>
