@@ -232,9 +232,21 @@ internal sealed unsafe partial class ProgressEngine : IFrameSink, IDisposable
     private void ThrowIfAborted()
     {
         var reason = _abortReason;
-        if (reason is not null)
-            throw new MpiAbortedException(reason.Message, reason);
+        if (reason is null)
+            return;
+        if (reason is MpiProcessFailedException failed)
+            throw new MpiProcessFailedException(failed.FailedRank, failed.Message);
+        throw new MpiAbortedException(reason.Message, reason);
     }
+
+    /// <summary>
+    /// A transport lost world rank <paramref name="worldRank"/> (connection closed without goodbye, process
+    /// gone). Errors are fatal by default, as MPI_ERRORS_ARE_FATAL on World: every pending and later
+    /// operation of this rank fails with <see cref="MpiProcessFailedException"/> naming the dead rank, so
+    /// nothing hangs, and <see cref="MpiEnvironment.Run(string[], Func{Communicator, Task})"/> aborts the job.
+    /// </summary>
+    public void PeerFailed(int worldRank, string reason) =>
+        Abort(new MpiProcessFailedException(worldRank, $"rank {worldRank} failed: {reason}"));
 
     /// <summary>
     /// Aborts this rank's communication: every pending request fails and every wait throws. Used when the job
@@ -247,7 +259,9 @@ internal sealed unsafe partial class ProgressEngine : IFrameSink, IDisposable
             if (_abortReason is not null)
                 return;
             _abortReason = reason;
-            var error = new MpiAbortedException(reason.Message, reason);
+            Exception error = reason is MpiProcessFailedException failed
+                ? new MpiProcessFailedException(failed.FailedRank, failed.Message)
+                : new MpiAbortedException(reason.Message, reason);
             foreach (var r in _awaitingReply.Values)
                 r.Fail(error);
             _awaitingReply.Clear();
