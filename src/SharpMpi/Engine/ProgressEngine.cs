@@ -182,12 +182,20 @@ internal sealed unsafe partial class ProgressEngine : IFrameSink, IDisposable
         if (done(state))
             return;
         long phaseStart = Stopwatch.GetTimestamp();
+        bool slept = false;
         while (true)
         {
             ThrowIfAborted();
             TryProgress();
             if (done(state))
                 return;
+            if (slept)
+            {
+                // Still waiting after a long sleep and a poll: is the partner alive at all?
+                slept = false;
+                CheckPeers();
+                continue;
+            }
             long elapsed = Stopwatch.GetTimestamp() - phaseStart;
             if (elapsed < _waitPolicy.SpinTicks)
             {
@@ -201,6 +209,20 @@ internal sealed unsafe partial class ProgressEngine : IFrameSink, IDisposable
             }
             Doorbell.Sleep(SleepCheck<T>.Func, (this, done, state), _waitPolicy.SleepMicroseconds);
             phaseStart = Stopwatch.GetTimestamp();
+            slept = true;
+        }
+    }
+
+    /// <summary>After a long sleep: has a peer died? (Without a launcher nobody else would tell us.)</summary>
+    private void CheckPeers()
+    {
+        foreach (var t in _transports)
+        {
+            if (t.TryFindFailedPeer(out int peer, out string reason))
+            {
+                PeerFailed(peer, reason);
+                return;
+            }
         }
     }
 

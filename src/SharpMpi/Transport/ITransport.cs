@@ -63,4 +63,15 @@ internal interface ITransport : IDisposable
     /// its doorbell; a false positive only costs one more poll).
     /// </summary>
     bool HasPendingInput { get; }
+
+    /// <summary>
+    /// Checks whether a peer died (called rarely: when a waiting rank wakes from a long sleep). Returns
+    /// true with the peer's world rank and a reason when one did.
+    /// </summary>
+    bool TryFindFailedPeer(out int peer, out string reason)
+    {
+        peer = -1;
+        reason = "";
+        return false;
+    }
 }

@@ -265,6 +265,25 @@ internal sealed unsafe class SharedMemoryTransport : ITransport
         }
     }
 
+    /// <inheritdoc/>
+    /// <remarks>A peer that left cleanly (finalized) is not a failure.</remarks>
+    public bool TryFindFailedPeer(out int peer, out string reason)
+    {
+        for (int slot = 0; slot < _peerRanks.Length; slot++)
+        {
+            int rank = _peerRanks[slot];
+            if (Volatile.Read(ref _peerSegments[slot].Header->Departed) == 0 && !IsPeerAlive(rank))
+            {
+                peer = rank;
+                reason = $"its process (pid {_peers[_slotOfRank[rank]].Pid}) is gone";
+                return true;
+            }
+        }
+        peer = -1;
+        reason = "";
+        return false;
+    }
+
     /// <summary>
     /// True while <paramref name="peer"/>'s process exists (kill(pid, 0) succeeds or fails only with EPERM).
     /// </summary>
@@ -282,6 +301,7 @@ internal sealed unsafe class SharedMemoryTransport : ITransport
         if (_disposed)
             return;
         _disposed = true;
+        Volatile.Write(ref _own.Header->Departed, 1);
         Doorbell.Dispose();
         foreach (SharedSegment segment in _peerSegments)
             segment?.Dispose();

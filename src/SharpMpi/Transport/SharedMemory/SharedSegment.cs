@@ -239,4 +239,6 @@ internal struct SegmentHeader
     [FieldOffset(48)] public ulong ProbeNonce;
     /// <summary>Total bytes of the segment.</summary>
     [FieldOffset(56)] public long Length;
+    /// <summary>Set by the owner when it leaves cleanly, so peers do not take its exit for a failure.</summary>
+    [FieldOffset(64)] public int Departed;
 }
