@@ -125,7 +125,7 @@ internal sealed class RankProcess
         // ESRCH (already gone) is fine: the group may be empty.
         if (UsesProcessGroups)
             LinuxNative.Kill(-Pid, signal);
-        if (!HasExited)
+        else if (!HasExited)
             LinuxNative.Kill(Pid, signal);
     }
 

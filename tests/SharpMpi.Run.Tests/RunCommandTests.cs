@@ -184,6 +184,34 @@ public sealed class RunCommandTests
     }
 
     [Fact]
+    public async Task Run_SigintAndSigusr1ToLauncher_ForwardedToRanksThenExits130()
+    {
+        using LauncherProcess launcher = LauncherProcess.Start(["-n", "2", Sh, "-c",
+            "trap 'echo usr1 $SHARPMPI_RANK' USR1; trap 'echo int $SHARPMPI_RANK; exit 0' INT; echo pid $$; while :; do sleep 1 & wait $!; done"]);
+        foreach (string line in await launcher.WaitForLinesAsync("pid ", 2))
+            launcher.Track(int.Parse(line[4..]));
+
+        launcher.Signal(10);
+        await launcher.WaitForLinesAsync("usr1 ", 2);
+        launcher.Signal(2);
+        LauncherResult r = await launcher.WaitAsync();
+
+        Assert.Equal(130, r.ExitCode);
+        Assert.Equal(["int 0", "int 1"], r.StdoutLines.Where(l => l.StartsWith("int ")).Order());
+    }
+
+    [Fact]
+    public async Task Run_JobLeavesSharedMemorySegments_LauncherRemovesThem()
+    {
+        LauncherResult r = await LauncherProcess.RunAsync("-n", "2", Sh, "-c",
+            "touch /dev/shm/sharpmpi.$SHARPMPI_JOBID.rank$SHARPMPI_RANK; echo $SHARPMPI_JOBID; exit $SHARPMPI_RANK");
+
+        Assert.Equal(1, r.ExitCode);
+        string jobId = r.StdoutLines.Distinct().Single();
+        Assert.Empty(Directory.GetFiles("/dev/shm", $"sharpmpi.{jobId}.*"));
+    }
+
+    [Fact]
     public async Task Run_RankLeavesBackgroundChild_ChildIsKilledAtJobEnd()
     {
         using LauncherProcess launcher = LauncherProcess.Start(["-n", "1", Sh, "-c", "sleep 60 & echo child $!"]);

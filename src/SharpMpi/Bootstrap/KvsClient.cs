@@ -116,10 +116,8 @@ internal sealed class KvsClient : IDisposable
 
     private static Socket ConnectSocket(string endpoint)
     {
-        int colon = endpoint.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(endpoint.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port is 0 or > 65535)
+        if (!KvsProtocol.TryParseEndpoint(endpoint, out string host, out int port))
             throw new ArgumentException($"KVS endpoint '{endpoint}' is not host:port", nameof(endpoint));
-        string host = endpoint[..colon].Trim('[', ']');
 
         Socket socket;
         if (IPAddress.TryParse(host, out IPAddress? address))

@@ -28,6 +28,7 @@
 // separate bootstrap that can sit beside this one.
 
 using System.Buffers.Binary;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -66,6 +67,17 @@ internal static class KvsProtocol
 
     /// <summary>Upper bound on one frame, so a stranger cannot make the launcher allocate gigabytes.</summary>
     public const int MaxFrameLength = 16 << 20;
+
+    /// <summary>Splits <c>host:port</c> (<c>[v6]:port</c> too); false when it is not of that form.</summary>
+    public static bool TryParseEndpoint(string endpoint, out string host, out int port)
+    {
+        int colon = endpoint.LastIndexOf(':');
+        host = colon > 0 ? endpoint[..colon].Trim('[', ']') : "";
+        port = 0;
+        return colon > 0
+            && int.TryParse(endpoint.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out port)
+            && port is > 0 and <= 65535;
+    }
 
     /// <summary>A fresh random secret or nonce as lower-case hex.</summary>
     public static string NewRandomHex() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(SecretBytes));

@@ -57,8 +57,7 @@ internal sealed record LaunchInfo(
             throw Malformed(LocalSizeVariable, localSize, $"must be 1..{size}");
         if (localRank >= localSize)
             throw Malformed(LocalRankVariable, localRank, $"must be below {LocalSizeVariable}={localSize}");
-        int colon = kvs.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(kvs.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port is 0 or > 65535)
+        if (!KvsProtocol.TryParseEndpoint(kvs, out _, out _))
             throw Malformed(KvsVariable, kvs, "must be host:port");
         foreach (char c in jobId)
         {
