@@ -57,6 +57,47 @@ public sealed class SharedMemoryLatencyTests
         }
     }
 
+    [Fact(Timeout = 120_000)]
+    public async Task Measure_CrossProcessPingPong_PrintsNumbers()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        ITestOutputHelper? output = TestContext.Current.TestOutputHelper;
+        foreach (string mode in (string[])["spin", "echo"])
+        {
+            using var peer = PeerProcess.Start(mode);
+            using SharedMemoryTransport t = await Threads.Start(() => peer.Connect(), ct);
+            int iterations = mode == "spin" ? 100_000 : 5_000;
+            double[] halves = await Threads.Start(() =>
+            {
+                var sink = new CountingSink();
+                var samples = new double[iterations];
+                byte[] payload = new byte[8];
+                FrameHeader header = Pattern.Header(8, 0);
+                for (int i = -1000; i < iterations; i++)
+                {
+                    long before = sink.Count;
+                    long start = Stopwatch.GetTimestamp();
+                    while (!t.TrySend(1, header, payload))
+                        ct.ThrowIfCancellationRequested();
+                    while (sink.Count == before)
+                    {
+                        t.Poll(sink);
+                        ct.ThrowIfCancellationRequested();
+                    }
+
+                    if (i >= 0)
+                        samples[i] = (Stopwatch.GetTimestamp() - start) * 1e6 / Stopwatch.Frequency / 2;
+                }
+
+                Assert.True(t.TrySend(1, new FrameHeader { Kind = FrameKind.Goodbye }, []));
+                return samples;
+            }, ct);
+            await peer.WaitForExitAsync(ct);
+            Array.Sort(halves);
+            output?.WriteLine($"shm cross-process ping-pong 8 B, peer {(mode == "spin" ? "spinning" : "sleeping on its doorbell")}: one-way p50 {halves[iterations / 2]:F3} us, mean {halves.Average():F3} us, p99 {halves[iterations * 99 / 100]:F3} us");
+        }
+    }
+
     private static async Task<(double P50, double Mean, double P99)> PingPong(SharedMemoryTransport a, SharedMemoryTransport b, int size, int iterations, CancellationToken ct)
     {
         const int Warmup = 5_000;

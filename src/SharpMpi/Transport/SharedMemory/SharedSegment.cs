@@ -193,11 +193,21 @@ internal sealed unsafe class SharedSegment : IDisposable
         }
     }
 
-    /// <summary>Removes the file (the mappings stay valid). Does nothing if this process did not create it or already removed it.</summary>
-    public void Unlink()
+    /// <summary>Removes the file if this process created it and it is still there (failed set-up).</summary>
+    private void RemoveOwnFile()
     {
         if (!_linked)
             return;
+        _linked = false;
+        File.Delete(Path);
+    }
+
+    /// <summary>
+    /// Removes the file whoever created it (the mappings stay valid). Only safe once every rank has
+    /// mapped it, i.e. after the second fence.
+    /// </summary>
+    public void RemoveFile()
+    {
         _linked = false;
         File.Delete(Path);
     }
@@ -211,7 +221,7 @@ internal sealed unsafe class SharedSegment : IDisposable
         _view.SafeMemoryMappedViewHandle.ReleasePointer();
         _view.Dispose();
         _file.Dispose();
-        Unlink();
+        RemoveOwnFile();
     }
 }
 
