@@ -26,13 +26,13 @@ public sealed class SharedMemoryLatencyTests
 
         foreach (int size in (int[])[8, 1024, 16 * 1024])
         {
-            (double p50, double mean, double p99) = await PingPong(a, b, size, size <= 1024 ? 100_000 : 20_000, ct);
+            (double p50, double mean, double p99) = await PingPong(a, b, size, size <= 1024 ? 20_000 : 5_000, ct);
             output?.WriteLine($"shm ring ping-pong {size,6} B: one-way p50 {p50:F3} us, mean {mean:F3} us, p99 {p99:F3} us");
         }
 
         foreach (int size in (int[])[64, 16 * 1024, a.MaxFramePayload])
         {
-            (double frames, double gbps) = await Stream(a, b, size, TimeSpan.FromMilliseconds(500), ct);
+            (double frames, double gbps) = await Stream(a, b, size, TimeSpan.FromMilliseconds(250), ct);
             output?.WriteLine($"shm ring streaming {size,6} B frames: {frames / 1e6:F2} M frames/s, {gbps:F2} GB/s");
         }
 
@@ -47,7 +47,7 @@ public sealed class SharedMemoryLatencyTests
 
         foreach (int size in (int[])[64 * 1024, 1 << 20, 16 << 20])
         {
-            int iterations = (int)Math.Max(20, (256L << 20) / size);
+            int iterations = (int)Math.Max(20, (64L << 20) / size);
             b.Pull(0, address, destination.AsSpan(0, size));
             var watch = Stopwatch.StartNew();
             for (int i = 0; i < iterations; i++)
@@ -66,7 +66,7 @@ public sealed class SharedMemoryLatencyTests
         {
             using var peer = PeerProcess.Start(mode);
             using SharedMemoryTransport t = await Threads.Start(() => peer.Connect(), ct);
-            int iterations = mode == "spin" ? 100_000 : 5_000;
+            int iterations = mode == "spin" ? 20_000 : 2_000;
             double[] halves = await Threads.Start(() =>
             {
                 var sink = new CountingSink();

@@ -206,6 +206,7 @@ internal sealed unsafe class SharedMemoryTransport : ITransport
     {
         Debug.Assert(!_disposed);
         Debug.Assert(header.PayloadLength == payload.Length, "header.PayloadLength must equal payload.Length");
+        Debug.Assert(peer < _slotOfRank.Length && _slotOfRank[peer] >= 0, "peer is not another rank on this host");
         ref Peer target = ref _peers[_slotOfRank[peer]];
         if (!target.Outbound.TryWrite(header, payload))
             return false;
@@ -314,7 +315,7 @@ internal sealed unsafe class SharedMemoryTransport : ITransport
     {
         SegmentHeader* header = peer.Header;
         ulong value = 0;
-        long read = LinuxNative.ReadProcessMemory(header->Pid, header->OwnerAddress + (ulong)Marshal.OffsetOf<SegmentHeader>(nameof(SegmentHeader.ProbeNonce)), (byte*)&value, sizeof(ulong));
+        long read = LinuxNative.ReadProcessMemory(header->Pid, header->OwnerAddress + SegmentHeader.ProbeNonceOffset, (byte*)&value, sizeof(ulong));
         return read == sizeof(ulong) && value == header->ProbeNonce;
     }
 

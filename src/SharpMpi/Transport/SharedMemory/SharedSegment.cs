@@ -229,6 +229,9 @@ internal sealed unsafe class SharedSegment : IDisposable
 [StructLayout(LayoutKind.Explicit, Size = 128)]
 internal struct SegmentHeader
 {
+    /// <summary>Offset of <see cref="ProbeNonce"/>.</summary>
+    public const int ProbeNonceOffset = 48;
+
     /// <summary><see cref="SharedSegment.Magic"/>, written last.</summary>
     [FieldOffset(0)] public ulong Magic;
     /// <summary><see cref="SharedSegment.Version"/>.</summary>
@@ -246,7 +249,7 @@ internal struct SegmentHeader
     /// <summary>Where the owner mapped this segment in its own address space (single-copy probe only).</summary>
     [FieldOffset(40)] public ulong OwnerAddress;
     /// <summary>Random non-zero word that peers read with process_vm_readv to check they may pull.</summary>
-    [FieldOffset(48)] public ulong ProbeNonce;
+    [FieldOffset(ProbeNonceOffset)] public ulong ProbeNonce;
     /// <summary>Total bytes of the segment.</summary>
     [FieldOffset(56)] public long Length;
 }
