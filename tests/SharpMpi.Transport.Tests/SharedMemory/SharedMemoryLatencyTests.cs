@@ -26,13 +26,13 @@ public sealed class SharedMemoryLatencyTests
 
         foreach (int size in (int[])[8, 1024, 16 * 1024])
         {
-            (double p50, double mean, double p99) = await PingPong(a, b, size, size <= 1024 ? 100_000 : 20_000, ct);
+            (double p50, double mean, double p99) = await PingPong(a, b, size, size <= 1024 ? 20_000 : 5_000, ct);
             output?.WriteLine($"shm ring ping-pong {size,6} B: one-way p50 {p50:F3} us, mean {mean:F3} us, p99 {p99:F3} us");
         }
 
         foreach (int size in (int[])[64, 16 * 1024, a.MaxFramePayload])
         {
-            (double frames, double gbps) = await Stream(a, b, size, TimeSpan.FromMilliseconds(500), ct);
+            (double frames, double gbps) = await Stream(a, b, size, TimeSpan.FromMilliseconds(250), ct);
             output?.WriteLine($"shm ring streaming {size,6} B frames: {frames / 1e6:F2} M frames/s, {gbps:F2} GB/s");
         }
 
@@ -47,13 +47,54 @@ public sealed class SharedMemoryLatencyTests
 
         foreach (int size in (int[])[64 * 1024, 1 << 20, 16 << 20])
         {
-            int iterations = (int)Math.Max(20, (256L << 20) / size);
+            int iterations = (int)Math.Max(20, (64L << 20) / size);
             b.Pull(0, address, destination.AsSpan(0, size));
             var watch = Stopwatch.StartNew();
             for (int i = 0; i < iterations; i++)
                 b.Pull(0, address, destination.AsSpan(0, size));
             double seconds = watch.Elapsed.TotalSeconds;
             output?.WriteLine($"process_vm_readv pull {size,9} B: {seconds / iterations * 1e6:F1} us, {(double)size * iterations / seconds / 1e9:F2} GB/s");
+        }
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task Measure_CrossProcessPingPong_PrintsNumbers()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        ITestOutputHelper? output = TestContext.Current.TestOutputHelper;
+        foreach (string mode in (string[])["spin", "echo"])
+        {
+            using var peer = PeerProcess.Start(mode);
+            using SharedMemoryTransport t = await Threads.Start(() => peer.Connect(), ct);
+            int iterations = mode == "spin" ? 20_000 : 2_000;
+            double[] halves = await Threads.Start(() =>
+            {
+                var sink = new CountingSink();
+                var samples = new double[iterations];
+                byte[] payload = new byte[8];
+                FrameHeader header = Pattern.Header(8, 0);
+                for (int i = -1000; i < iterations; i++)
+                {
+                    long before = sink.Count;
+                    long start = Stopwatch.GetTimestamp();
+                    while (!t.TrySend(1, header, payload))
+                        ct.ThrowIfCancellationRequested();
+                    while (sink.Count == before)
+                    {
+                        t.Poll(sink);
+                        ct.ThrowIfCancellationRequested();
+                    }
+
+                    if (i >= 0)
+                        samples[i] = (Stopwatch.GetTimestamp() - start) * 1e6 / Stopwatch.Frequency / 2;
+                }
+
+                Assert.True(t.TrySend(1, new FrameHeader { Kind = FrameKind.Goodbye }, []));
+                return samples;
+            }, ct);
+            await peer.WaitForExitAsync(ct);
+            Array.Sort(halves);
+            output?.WriteLine($"shm cross-process ping-pong 8 B, peer {(mode == "spin" ? "spinning" : "sleeping on its doorbell")}: one-way p50 {halves[iterations / 2]:F3} us, mean {halves.Average():F3} us, p99 {halves[iterations * 99 / 100]:F3} us");
         }
     }
 

@@ -13,8 +13,8 @@ namespace SharpMpi.Transport.SharedMemory;
 /// </summary>
 /// <remarks>
 /// Built by <see cref="Create"/>, which maps every local peer's segment between two fences and then
-/// removes this rank's file from /dev/shm (the mappings stay valid), so a crash after start-up leaves
-/// nothing behind. Like every <see cref="ITransport"/>, calls are serialized by the engine; only
+/// removes the segment files from /dev/shm (the mappings stay valid), so a crash after start-up leaves
+/// nothing behind. A rank that dies before the second fence leaves its file for the launcher to remove. Like every <see cref="ITransport"/>, calls are serialized by the engine; only
 /// <see cref="Doorbell"/> and <see cref="IsPeerAlive"/> may be used from other threads.
 /// </remarks>
 internal sealed unsafe class SharedMemoryTransport : ITransport
@@ -129,8 +129,8 @@ internal sealed unsafe class SharedMemoryTransport : ITransport
     /// <exception cref="InvalidDataException">A peer's segment does not match this rank's layout, rank list or ring size.</exception>
     /// <remarks>
     /// Steps: create and initialise this rank's segment; fence; map every peer's segment and probe
-    /// single copy; fence; remove this rank's file. On failure everything this call created is
-    /// unmapped and removed before the exception propagates.
+    /// single copy; fence; remove every segment file of the host (whichever rank gets there first).
+    /// On failure everything this call created is unmapped and removed before the exception propagates.
     /// </remarks>
     public static SharedMemoryTransport Create(SharedMemoryOptions options, string jobId, int worldRank, int[] localWorldRanks, Action fence)
     {
@@ -175,7 +175,12 @@ internal sealed unsafe class SharedMemoryTransport : ITransport
             }
 
             fence();
-            own.Unlink();
+
+            // Every rank has mapped every segment now. Each removes all the files, not only its own, so
+            // the first rank out of the fence leaves nothing behind even if another dies right after it.
+            own.RemoveFile();
+            foreach (SharedSegment segment in peerSegments)
+                segment.RemoveFile();
             return transport;
         }
         catch
@@ -201,6 +206,7 @@ internal sealed unsafe class SharedMemoryTransport : ITransport
     {
         Debug.Assert(!_disposed);
         Debug.Assert(header.PayloadLength == payload.Length, "header.PayloadLength must equal payload.Length");
+        Debug.Assert(peer < _slotOfRank.Length && _slotOfRank[peer] >= 0, "peer is not another rank on this host");
         ref Peer target = ref _peers[_slotOfRank[peer]];
         if (!target.Outbound.TryWrite(header, payload))
             return false;
@@ -329,7 +335,7 @@ internal sealed unsafe class SharedMemoryTransport : ITransport
     {
         SegmentHeader* header = peer.Header;
         ulong value = 0;
-        long read = LinuxNative.ReadProcessMemory(header->Pid, header->OwnerAddress + (ulong)Marshal.OffsetOf<SegmentHeader>(nameof(SegmentHeader.ProbeNonce)), (byte*)&value, sizeof(ulong));
+        long read = LinuxNative.ReadProcessMemory(header->Pid, header->OwnerAddress + SegmentHeader.ProbeNonceOffset, (byte*)&value, sizeof(ulong));
         return read == sizeof(ulong) && value == header->ProbeNonce;
     }
 

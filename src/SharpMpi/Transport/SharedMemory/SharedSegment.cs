@@ -193,11 +193,21 @@ internal sealed unsafe class SharedSegment : IDisposable
         }
     }
 
-    /// <summary>Removes the file (the mappings stay valid). Does nothing if this process did not create it or already removed it.</summary>
-    public void Unlink()
+    /// <summary>Removes the file if this process created it and it is still there (failed set-up).</summary>
+    private void RemoveOwnFile()
     {
         if (!_linked)
             return;
+        _linked = false;
+        File.Delete(Path);
+    }
+
+    /// <summary>
+    /// Removes the file whoever created it (the mappings stay valid). Only safe once every rank has
+    /// mapped it, i.e. after the second fence.
+    /// </summary>
+    public void RemoveFile()
+    {
         _linked = false;
         File.Delete(Path);
     }
@@ -211,7 +221,7 @@ internal sealed unsafe class SharedSegment : IDisposable
         _view.SafeMemoryMappedViewHandle.ReleasePointer();
         _view.Dispose();
         _file.Dispose();
-        Unlink();
+        RemoveOwnFile();
     }
 }
 
@@ -219,6 +229,9 @@ internal sealed unsafe class SharedSegment : IDisposable
 [StructLayout(LayoutKind.Explicit, Size = 128)]
 internal struct SegmentHeader
 {
+    /// <summary>Offset of <see cref="ProbeNonce"/>.</summary>
+    public const int ProbeNonceOffset = 48;
+
     /// <summary><see cref="SharedSegment.Magic"/>, written last.</summary>
     [FieldOffset(0)] public ulong Magic;
     /// <summary><see cref="SharedSegment.Version"/>.</summary>
@@ -236,7 +249,7 @@ internal struct SegmentHeader
     /// <summary>Where the owner mapped this segment in its own address space (single-copy probe only).</summary>
     [FieldOffset(40)] public ulong OwnerAddress;
     /// <summary>Random non-zero word that peers read with process_vm_readv to check they may pull.</summary>
-    [FieldOffset(48)] public ulong ProbeNonce;
+    [FieldOffset(ProbeNonceOffset)] public ulong ProbeNonce;
     /// <summary>Total bytes of the segment.</summary>
     [FieldOffset(56)] public long Length;
     /// <summary>Set by the owner when it leaves cleanly, so peers do not take its exit for a failure.</summary>
