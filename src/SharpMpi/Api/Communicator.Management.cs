@@ -104,7 +104,7 @@ public partial class Communicator
     /// <remarks>
     /// Collective over the members of <paramref name="group"/> only; the other ranks of this communicator
     /// need not call it. Concurrent calls on the same communicator with overlapping groups must use
-    /// different <paramref name="tag"/>s (tags that are equal modulo 2^30 count as equal).
+    /// different <paramref name="tag"/>s (tags that are equal modulo 2^29 count as equal).
     /// </remarks>
     /// <param name="group">The members; this rank must be one of them.</param>
     /// <param name="tag">Tells concurrent calls on this communicator apart.</param>
@@ -123,8 +123,8 @@ public partial class Communicator
         var worldRanks = (int[])group.WorldRanks.Clone();
         // Agreed among the members only, on this communicator's collective context; the messages carry this
         // communicator's ranks, so members of other groups (other calls with this tag) are never confused.
-        var channel = new InternalChannel(Engine, CollectiveContext, InternalTags.ForUserTag(tag), worldRanks, labels, rank);
-        long priority = ((long)P2PContext << 32) + 1 + (tag & 0x3FFF_FFFF);
+        var channel = new InternalChannel(Engine, CollectiveContext, InternalTags.ForCreateGroup(tag), worldRanks, labels, rank);
+        long priority = ((long)P2PContext << 32) + 1 + (tag & 0x1FFF_FFFF);
         int context = Environment.Contexts.Allocate(priority, channel.Max);
         return new Communicator(Environment, worldRanks, rank, context, $"{Name}.group({tag})");
     }
@@ -171,6 +171,10 @@ public partial class Communicator
     /// <param name="tag">Tells concurrent creations over <paramref name="peer"/> apart.</param>
     /// <exception cref="ArgumentOutOfRangeException">A leader's rank or the tag is out of range.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="peer"/> is null on the local leader.</exception>
+    /// <exception cref="ArgumentException">
+    /// On the leaders, when the groups overlap or the leaders are one process (the other ranks then wait
+    /// until the job aborts, as with any rank that fails inside a collective).
+    /// </exception>
     /// <exception cref="MpiException">With <see cref="ErrorClass.Unsupported"/> when this is an intercommunicator.</exception>
     public Intercommunicator CreateInter(int localLeader, Communicator? peer, int remoteLeader, int tag)
     {

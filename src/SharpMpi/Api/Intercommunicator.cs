@@ -99,7 +99,7 @@ public sealed class Intercommunicator : Communicator
         int[]? remote = null;
         if (parent.Rank == localLeader)
         {
-            leaders = new InternalChannel(peer!.Engine, peer.CollectiveContext, InternalTags.ForUserTag(tag),
+            leaders = new InternalChannel(peer!.Engine, peer.CollectiveContext, InternalTags.ForIntercommunicatorCreate(tag),
                 [peer.WorldRankOf(peer.Rank), peer.WorldRankOf(remoteLeader)], [peer.Rank, remoteLeader], 0);
             var mine = parent.WorldRanks.ToArray();
             int count = mine.Length;

@@ -20,8 +20,16 @@ internal static class InternalTags
     public const int NeighborCartesian = -33;
 
     /// <summary>
-    /// The tag band of a user-tagged creation (MPI_Comm_create_group, MPI_Intercomm_create on the peer
-    /// communicator): <c>int.MinValue + (tag mod 2^30)</c>, far below every fixed internal tag.
+    /// Tag of MPI_Comm_create_group traffic among the group's members on the parent's collective context:
+    /// <c>int.MinValue + (tag mod 2^29)</c>, far below every fixed internal tag.
     /// </summary>
-    public static int ForUserTag(int tag) => int.MinValue + (tag & 0x3FFF_FFFF);
+    public static int ForCreateGroup(int tag) => int.MinValue + (tag & UserTagMask);
+
+    /// <summary>
+    /// Tag of MPI_Intercomm_create traffic between the leaders on the peer communicator's collective context:
+    /// <c>int.MinValue + 2^29 + (tag mod 2^29)</c>, a band of its own.
+    /// </summary>
+    public static int ForIntercommunicatorCreate(int tag) => int.MinValue + (UserTagMask + 1) + (tag & UserTagMask);
+
+    private const int UserTagMask = 0x1FFF_FFFF;
 }
