@@ -265,6 +265,43 @@ public class CommunicatorTests
         }
     }
 
+    [Theory]
+    [InlineData(3)]
+    [InlineData(4)]
+    public async Task CreateGroup_ConcurrentOnOneParentWithDifferentTags_BothSucceed(int ranks)
+    {
+        await MpiTestHost.RunAsync(ranks, async world =>
+        {
+            // Two threads create from the same parent at once over overlapping groups; only the tags differ.
+            var all = world.Group;
+            var firstThree = world.Group.Include(2, 1, 0);
+            Communicator? a = null, b = null;
+            using var start = new Barrier(2);
+            var t1 = Task.Factory.StartNew(() =>
+            {
+                start.SignalAndWait();
+                a = world.CreateGroup(all, tag: 1);
+            }, TaskCreationOptions.LongRunning);
+            var t2 = Task.Factory.StartNew(() =>
+            {
+                start.SignalAndWait();
+                if (world.Rank < 3)
+                    b = world.CreateGroup(firstThree, tag: 2);
+            }, TaskCreationOptions.LongRunning);
+            await Task.WhenAll(t1, t2);
+            Assert.NotNull(a);
+            Assert.Equal(all.WorldRanks, a.Group.WorldRanks);
+            CheckRing(a);
+            if (world.Rank < 3)
+            {
+                Assert.NotNull(b);
+                Assert.NotEqual(a.P2PContext, b.P2PContext);
+                Assert.Equal([2, 1, 0], b.Group.WorldRanks);
+                CheckRing(b);
+            }
+        });
+    }
+
     [Fact]
     public async Task Dispose_ThenUse_Throws()
     {
