@@ -4,7 +4,7 @@ namespace SharpMpi;
 
 // Point-to-point on the communicator's collective context, for collective algorithms: user traffic (even
 // AnyTag receives) can never match these messages, and no argument checks are repeated.
-public sealed partial class Communicator
+public partial class Communicator
 {
     internal unsafe void SendInternal(ReadOnlySpan<byte> data, int dest, int tag)
     {

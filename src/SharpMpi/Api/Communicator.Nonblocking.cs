@@ -7,7 +7,7 @@ namespace SharpMpi;
 // Nonblocking point-to-point (MPI standard 3.7, 3.8, 3.9; MPI-4 Isendrecv). Buffers stay pinned until the
 // request completes. Every Memory-taking call has an array overload because C# does not infer T from an
 // array for Memory<T>.
-public sealed partial class Communicator
+public partial class Communicator
 {
     /// <summary>Starts a send (MPI_Isend). Do not modify <paramref name="data"/> until the request completes.</summary>
     public Request ISend<T>(ReadOnlyMemory<T> data, int dest, int tag) where T : unmanaged => ISendCore(data, dest, tag, SendMode.Standard);

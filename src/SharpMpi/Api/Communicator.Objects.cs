@@ -5,7 +5,7 @@ namespace SharpMpi;
 
 // The object family: values serialized by MpiEnvironment.Serializer (MemoryPack by default). Distinct names
 // (SendObject, not Send) keep the cost visible and stop arrays from binding here by accident.
-public sealed partial class Communicator
+public partial class Communicator
 {
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? t_writer;

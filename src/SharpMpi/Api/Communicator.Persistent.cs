@@ -3,7 +3,7 @@ using SharpMpi.Engine;
 namespace SharpMpi;
 
 // Persistent point-to-point requests (MPI standard 3.9).
-public sealed partial class Communicator
+public partial class Communicator
 {
     /// <summary>Creates a persistent standard send (MPI_Send_init).</summary>
     public PersistentRequest SendInit<T>(ReadOnlyMemory<T> data, int dest, int tag) where T : unmanaged =>

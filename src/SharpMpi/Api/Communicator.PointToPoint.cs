@@ -5,7 +5,7 @@ using SharpMpi.Engine;
 namespace SharpMpi;
 
 // Blocking point-to-point on typed buffers (MPI standard chapter 3.2–3.4, 3.8, 3.10).
-public sealed partial class Communicator
+public partial class Communicator
 {
     /// <summary>Sends <paramref name="data"/> to rank <paramref name="dest"/> (MPI_Send). Returns when the buffer may be reused.</summary>
     public void Send<T>(ReadOnlySpan<T> data, int dest, int tag) where T : unmanaged =>

@@ -7,7 +7,7 @@ namespace SharpMpi;
 /// A group of ranks that exchange messages in their own context: point-to-point messages and collectives
 /// on one communicator never mix with those on another. Every method is thread-safe.
 /// </summary>
-public sealed partial class Communicator : IDisposable
+public partial class Communicator : IDisposable
 {
     /// <summary>Receive from any source (MPI_ANY_SOURCE).</summary>
     public const int AnySource = -1;
@@ -22,13 +22,18 @@ public sealed partial class Communicator : IDisposable
     public const int TagUpperBound = int.MaxValue;
 
     private readonly int[] _worldRanks;
+    // World ranks of the ranks that point-to-point calls address: the local group, or the remote group of an
+    // intercommunicator (messages carry the sender's local rank, which is its rank in the receiver's remote group).
+    private readonly int[] _peerWorldRanks;
     private bool _disposed;
 
-    internal Communicator(MpiEnvironment environment, int[] worldRanks, int rank, int p2pContext, string name)
+    internal Communicator(MpiEnvironment environment, int[] worldRanks, int rank, int p2pContext, string name,
+        int[]? remoteWorldRanks = null)
     {
         Environment = environment;
         Engine = environment.Engine;
         _worldRanks = worldRanks;
+        _peerWorldRanks = remoteWorldRanks ?? worldRanks;
         Rank = rank;
         Size = worldRanks.Length;
         P2PContext = p2pContext;
@@ -55,10 +60,14 @@ public sealed partial class Communicator : IDisposable
     /// <summary>A name for diagnostics (MPI_Comm_set_name).</summary>
     public string Name { get; set; }
 
-    /// <summary>World rank of communicator rank <paramref name="rank"/>.</summary>
-    internal int WorldRankOf(int rank) => _worldRanks[rank];
+    /// <summary>World rank of communicator rank <paramref name="rank"/> (of the remote group on an intercommunicator).</summary>
+    internal int WorldRankOf(int rank) => _peerWorldRanks[rank];
 
+    /// <summary>World ranks of the local group, indexed by rank.</summary>
     internal ReadOnlySpan<int> WorldRanks => _worldRanks;
+
+    /// <summary>World ranks that point-to-point calls address: the local group, or an intercommunicator's remote group.</summary>
+    internal ReadOnlySpan<int> PeerWorldRanks => _peerWorldRanks;
 
     /// <inheritdoc/>
     public override string ToString() => $"{Name} (rank {Rank} of {Size})";
@@ -73,7 +82,7 @@ public sealed partial class Communicator : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void CheckDestination(int dest, [CallerArgumentExpression(nameof(dest))] string? name = null)
     {
-        if ((uint)dest >= (uint)Size && dest != ProcNull)
+        if ((uint)dest >= (uint)_peerWorldRanks.Length && dest != ProcNull)
             ThrowRank(dest, name!);
         ObjectDisposedException.ThrowIf(_disposed, this);
     }
@@ -81,7 +90,7 @@ public sealed partial class Communicator : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void CheckSource(int source, [CallerArgumentExpression(nameof(source))] string? name = null)
     {
-        if ((uint)source >= (uint)Size && source != AnySource && source != ProcNull)
+        if ((uint)source >= (uint)_peerWorldRanks.Length && source != AnySource && source != ProcNull)
             ThrowRank(source, name!);
         ObjectDisposedException.ThrowIf(_disposed, this);
     }
@@ -102,7 +111,7 @@ public sealed partial class Communicator : IDisposable
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ThrowRank(int rank, string name) =>
-        throw new ArgumentOutOfRangeException(name, rank, $"Rank {rank} is not in communicator '{Name}' of size {Size}.");
+        throw new ArgumentOutOfRangeException(name, rank, $"Rank {rank} is not in communicator '{Name}' of size {_peerWorldRanks.Length}.");
 
     internal static Status ProcNullStatus => new(ProcNull, AnyTag, 0);
 }

@@ -33,7 +33,6 @@ public sealed partial class MpiEnvironment : IDisposable
     private readonly IJobControl _jobControl;
     private readonly IDisposable[] _resources;
     private int _disposed;
-    private int _nextContext = FirstFreeContext;
 
     internal MpiEnvironment(ProgressEngine engine, int worldRank, int worldSize, string processorName,
         IJobControl jobControl, params IDisposable[] resources)
@@ -110,19 +109,14 @@ public sealed partial class MpiEnvironment : IDisposable
         return BufferedSends.Detach();
     }
 
+    /// <summary>Context id pairs of new communicators (see <see cref="InternalContextAllocator"/>).</summary>
+    internal InternalContextAllocator Contexts { get; } = new(FirstFreeContext);
+
     /// <summary>Allocates a context id pair agreed by all members of <paramref name="parent"/> (collective on it).</summary>
     internal int AllocateContext(Communicator parent)
     {
-        int mine = Volatile.Read(ref _nextContext);
-        int agreed = ContextAgreement.AgreeMax(parent, mine);
-        // Several communicators may be created concurrently from different threads: never go backwards.
-        int next;
-        do
-        {
-            next = Volatile.Read(ref _nextContext);
-        }
-        while (Interlocked.CompareExchange(ref _nextContext, Math.Max(next, agreed + 2), next) != next);
-        return agreed;
+        Debug.Assert(!parent.IsInter, "an intercommunicator's contexts are agreed by both groups (Intercommunicator)");
+        return Contexts.Allocate((long)parent.P2PContext << 32, v => ContextAgreement.AgreeMax(parent, v));
     }
 
     /// <summary>

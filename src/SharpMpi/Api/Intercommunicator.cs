@@ -1,0 +1,141 @@
+using System.Runtime.InteropServices;
+using SharpMpi.Collectives;
+
+namespace SharpMpi;
+
+/// <summary>
+/// A communicator between two disjoint groups (an MPI intercommunicator): point-to-point calls address the
+/// ranks of the remote group, and a message's <see cref="Status.Source"/> is the sender's rank in the remote
+/// group. Created by <see cref="Communicator.CreateInter"/>; <see cref="Merge"/> turns it into an ordinary
+/// communicator of both groups.
+/// </summary>
+/// <remarks>
+/// <see cref="Communicator.Rank"/>, <see cref="Communicator.Size"/> and <see cref="Communicator.Group"/>
+/// describe the local group (MPI_Comm_rank/size/group on an intercommunicator). Both groups share one context
+/// id pair; the steps that involve only the local group run on a private duplicate of it. Collectives on
+/// intercommunicators, and Split/Create on them, are not implemented yet.
+/// </remarks>
+public sealed class Intercommunicator : Communicator
+{
+    private readonly Communicator _local;
+    private Group? _remoteGroup;
+
+    internal Intercommunicator(MpiEnvironment environment, int[] localWorldRanks, int rank, int context, string name,
+        int[] remoteWorldRanks, Communicator local)
+        : base(environment, localWorldRanks, rank, context, name, remoteWorldRanks) =>
+        _local = local;
+
+    /// <summary>Always true.</summary>
+    public override bool IsInter => true;
+
+    /// <summary>Number of ranks in the remote group (MPI_Comm_remote_size).</summary>
+    public int RemoteSize => PeerWorldRanks.Length;
+
+    /// <summary>The remote group (MPI_Comm_remote_group); this process is not a member.</summary>
+    public Group RemoteGroup => _remoteGroup ??= new Group(PeerWorldRanks.ToArray(), WorldRanks[Rank]);
+
+    /// <summary>
+    /// Creates an ordinary communicator of both groups (MPI_Intercomm_merge): the group that passes
+    /// <paramref name="high"/> = false comes first, each group in its own order. When both groups pass the
+    /// same value, the group whose leader (rank 0) has the lower world rank comes first.
+    /// </summary>
+    /// <remarks>Collective over both groups.</remarks>
+    /// <exception cref="ObjectDisposedException">The intercommunicator was disposed.</exception>
+    public Communicator Merge(bool high)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        var local = _local.ManagementChannel();
+        var leaders = LeaderChannel();
+        int remoteHigh = 0;
+        if (Rank == 0)
+        {
+            int mine = high ? 1 : 0;
+            leaders.SendReceive(MemoryMarshal.AsBytes(new ReadOnlySpan<int>(in mine)), 1,
+                MemoryMarshal.AsBytes(new Span<int>(ref remoteHigh)), 1);
+        }
+        remoteHigh = local.Broadcast(Rank == 0 ? [remoteHigh] : null, 0)[0];
+        var localRanks = WorldRanks;
+        var remoteRanks = PeerWorldRanks;
+        bool localFirst = high != (remoteHigh != 0) ? !high : localRanks[0] < remoteRanks[0];
+        var merged = new int[localRanks.Length + remoteRanks.Length];
+        if (localFirst)
+        {
+            localRanks.CopyTo(merged);
+            remoteRanks.CopyTo(merged.AsSpan(localRanks.Length));
+        }
+        else
+        {
+            remoteRanks.CopyTo(merged);
+            localRanks.CopyTo(merged.AsSpan(remoteRanks.Length));
+        }
+        int context = AllocateAcross(Environment, local, 0, leaders, _local.P2PContext);
+        int rank = localFirst ? Rank : remoteRanks.Length + Rank;
+        return new Communicator(Environment, merged, rank, context, Name + ".merge");
+    }
+
+    /// <summary>Duplicates the intercommunicator: same groups, a new context (MPI_Comm_dup). Collective over both groups.</summary>
+    /// <exception cref="ObjectDisposedException">The intercommunicator was disposed.</exception>
+    public new Intercommunicator Dup() => (Intercommunicator)base.Dup();
+
+    private protected override Communicator DupCore()
+    {
+        int context = AllocateAcross(Environment, _local.ManagementChannel(), 0, LeaderChannel(), _local.P2PContext);
+        var local = _local.Dup();
+        return new Intercommunicator(Environment, WorldRanks.ToArray(), Rank, context, Name + ".dup", PeerWorldRanks.ToArray(), local);
+    }
+
+    /// <summary>Rank 0 of each group to rank 0 of the other, on this intercommunicator's collective context.</summary>
+    private InternalChannel LeaderChannel() =>
+        new(Engine, CollectiveContext, InternalTags.Intercommunicator, [WorldRanks[0], PeerWorldRanks[0]], [0, 0], 0);
+
+    /// <summary>MPI_Intercomm_create: see <see cref="Communicator.CreateInter"/> (arguments already checked).</summary>
+    internal static Intercommunicator Create(Communicator parent, int localLeader, Communicator? peer, int remoteLeader, int tag)
+    {
+        var environment = parent.Environment;
+        // The local group's own duplicate: its later intra-group steps never meet the parent's traffic.
+        var local = parent.Dup();
+        var localChannel = local.ManagementChannel();
+        InternalChannel leaders = default;
+        int[]? remote = null;
+        if (parent.Rank == localLeader)
+        {
+            leaders = new InternalChannel(peer!.Engine, peer.CollectiveContext, InternalTags.ForIntercommunicatorCreate(tag),
+                [peer.WorldRankOf(peer.Rank), peer.WorldRankOf(remoteLeader)], [peer.Rank, remoteLeader], 0);
+            var mine = parent.WorldRanks.ToArray();
+            int count = mine.Length;
+            int remoteCount = 0;
+            leaders.SendReceive(MemoryMarshal.AsBytes(new ReadOnlySpan<int>(in count)), 1,
+                MemoryMarshal.AsBytes(new Span<int>(ref remoteCount)), 1);
+            remote = new int[remoteCount];
+            leaders.SendReceive(MemoryMarshal.AsBytes(mine.AsSpan()), 1, MemoryMarshal.AsBytes(remote.AsSpan()), 1);
+            foreach (int w in remote)
+            {
+                if (Array.IndexOf(mine, w) >= 0)
+                    throw new ArgumentException($"World rank {w} is in both groups; the groups of an intercommunicator must be disjoint.", nameof(peer));
+            }
+        }
+        remote = localChannel.Broadcast(remote, localLeader);
+        int context = AllocateAcross(environment, localChannel, localLeader, leaders, local.P2PContext);
+        return new Intercommunicator(environment, parent.WorldRanks.ToArray(), parent.Rank, context, parent.Name + ".inter", remote, local);
+    }
+
+    /// <summary>
+    /// Agrees on a context id pair free on every rank of both groups: each group agrees on its maximum, the
+    /// leaders swap theirs over <paramref name="leaders"/> (member 1 is the other leader), and each leader
+    /// broadcasts the larger to its group.
+    /// </summary>
+    private static int AllocateAcross(MpiEnvironment environment, InternalChannel local, int leader, InternalChannel leaders, int priorityContext) =>
+        environment.Contexts.Allocate((long)priorityContext << 32, value =>
+        {
+            int agreed = local.Max(value);
+            if (local.Index == leader)
+            {
+                int mine = agreed;
+                int theirs = 0;
+                leaders.SendReceive(MemoryMarshal.AsBytes(new ReadOnlySpan<int>(in mine)), 1,
+                    MemoryMarshal.AsBytes(new Span<int>(ref theirs)), 1);
+                agreed = Math.Max(agreed, theirs);
+            }
+            return local.Broadcast(local.Index == leader ? [agreed] : null, leader)[0];
+        });
+}
