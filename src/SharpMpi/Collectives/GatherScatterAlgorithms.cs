@@ -132,14 +132,16 @@ internal static class GatherScatterAlgorithms
         }
     }
 
-    /// <summary>Linear gather(v): the root receives every block at once; <paramref name="inPlace"/>: its own block is already there.</summary>
+    /// <summary>
+    /// Linear gather(v): the root receives every block at once; <paramref name="inPlace"/>: its own block is already
+    /// there. Every rank sends, even an empty block, so a non-root never needs to know the root's counts.
+    /// </summary>
     public static async ValueTask LinearGather(CollectiveCall c, Buf send, Buf receive, Blocks layout, int root, bool inPlace = false)
     {
         int p = c.Size, r = c.Rank;
         if (r != root)
         {
-            if (!send.IsEmpty)
-                await c.Send(send, root, 0).ConfigureAwait(false);
+            await c.Send(send, root, 0).ConfigureAwait(false);
             return;
         }
         if (!inPlace)
@@ -150,9 +152,8 @@ internal static class GatherScatterAlgorithms
             int n = 0;
             for (int i = 0; i < p; i++)
             {
-                var block = layout.Of(receive, i);
-                if (i != r && !block.IsEmpty)
-                    batch[n++] = c.StartReceive(block, i, 0);
+                if (i != r)
+                    batch[n++] = c.StartReceive(layout.Of(receive, i), i, 0);
             }
             await c.WaitAll(batch, n).ConfigureAwait(false);
         }
@@ -162,14 +163,13 @@ internal static class GatherScatterAlgorithms
         }
     }
 
-    /// <summary>Linear scatter(v): the root sends every block at once.</summary>
+    /// <summary>Linear scatter(v): the root sends every block at once (empty ones too: see <see cref="LinearGather"/>).</summary>
     public static async ValueTask LinearScatter(CollectiveCall c, Buf send, Blocks layout, Buf receive, int root, bool inPlace = false)
     {
         int p = c.Size, r = c.Rank;
         if (r != root)
         {
-            if (!receive.IsEmpty)
-                await c.Receive(receive, root, 0).ConfigureAwait(false);
+            await c.Receive(receive, root, 0).ConfigureAwait(false);
             return;
         }
         var batch = CollectiveCall.RentBatch(p);
@@ -178,9 +178,8 @@ internal static class GatherScatterAlgorithms
             int n = 0;
             for (int i = 0; i < p; i++)
             {
-                var block = layout.Of(send, i);
-                if (i != r && !block.IsEmpty)
-                    batch[n++] = c.StartSend(block, i, 0);
+                if (i != r)
+                    batch[n++] = c.StartSend(layout.Of(send, i), i, 0);
             }
             if (!inPlace)
                 layout.Of(send, r).CopyTo(receive);
