@@ -538,4 +538,87 @@ public sealed partial class Communicator
                 await ScanAlgorithms.Run(c, PinnedBuf<T>(sp, sn), PinnedBuf<T>(rp, rn), op, exclusive).ConfigureAwait(false);
         }
     }
+    // ------------------------------------------------------------------ array overloads (T is not inferred from an array for Memory<T>)
+
+    /// <inheritdoc cref="GathervAsync{T}(ReadOnlyMemory{T}, Memory{T}, ReadOnlySpan{int}, ReadOnlySpan{int}, int)"/>
+    public Task GathervAsync<T>(T[] send, T[]? receive, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements, int root) where T : unmanaged =>
+        GathervAsync(NotNull(send, nameof(send)), (Memory<T>)receive, counts, displacements, root);
+
+    /// <inheritdoc cref="IGatherv{T}(ReadOnlyMemory{T}, Memory{T}, ReadOnlySpan{int}, ReadOnlySpan{int}, int)"/>
+    public Request IGatherv<T>(T[] send, T[]? receive, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements, int root) where T : unmanaged =>
+        IGatherv(NotNull(send, nameof(send)), (Memory<T>)receive, counts, displacements, root);
+
+    /// <inheritdoc cref="ScattervAsync{T}(ReadOnlyMemory{T}, ReadOnlySpan{int}, ReadOnlySpan{int}, Memory{T}, int)"/>
+    public Task ScattervAsync<T>(T[]? send, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements, T[] receive, int root) where T : unmanaged =>
+        ScattervAsync(send, counts, displacements, NotNullMemory(receive, nameof(receive)), root);
+
+    /// <inheritdoc cref="IScatterv{T}(ReadOnlyMemory{T}, ReadOnlySpan{int}, ReadOnlySpan{int}, Memory{T}, int)"/>
+    public Request IScatterv<T>(T[]? send, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements, T[] receive, int root) where T : unmanaged =>
+        IScatterv(send, counts, displacements, NotNullMemory(receive, nameof(receive)), root);
+
+    /// <inheritdoc cref="AllgathervAsync{T}(ReadOnlyMemory{T}, Memory{T}, ReadOnlySpan{int}, ReadOnlySpan{int})"/>
+    public Task AllgathervAsync<T>(T[] send, T[] receive, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements) where T : unmanaged =>
+        AllgathervAsync(NotNull(send, nameof(send)), NotNullMemory(receive, nameof(receive)), counts, displacements);
+
+    /// <inheritdoc cref="IAllgatherv{T}(ReadOnlyMemory{T}, Memory{T}, ReadOnlySpan{int}, ReadOnlySpan{int})"/>
+    public Request IAllgatherv<T>(T[] send, T[] receive, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements) where T : unmanaged =>
+        IAllgatherv(NotNull(send, nameof(send)), NotNullMemory(receive, nameof(receive)), counts, displacements);
+
+    /// <inheritdoc cref="AlltoallvAsync{T}(ReadOnlyMemory{T}, ReadOnlySpan{int}, ReadOnlySpan{int}, Memory{T}, ReadOnlySpan{int}, ReadOnlySpan{int})"/>
+    public Task AlltoallvAsync<T>(T[] send, ReadOnlySpan<int> sendCounts, ReadOnlySpan<int> sendDisplacements,
+        T[] receive, ReadOnlySpan<int> receiveCounts, ReadOnlySpan<int> receiveDisplacements) where T : unmanaged =>
+        AlltoallvAsync(NotNull(send, nameof(send)), sendCounts, sendDisplacements, NotNullMemory(receive, nameof(receive)), receiveCounts, receiveDisplacements);
+
+    /// <inheritdoc cref="IAlltoallv{T}(ReadOnlyMemory{T}, ReadOnlySpan{int}, ReadOnlySpan{int}, Memory{T}, ReadOnlySpan{int}, ReadOnlySpan{int})"/>
+    public Request IAlltoallv<T>(T[] send, ReadOnlySpan<int> sendCounts, ReadOnlySpan<int> sendDisplacements,
+        T[] receive, ReadOnlySpan<int> receiveCounts, ReadOnlySpan<int> receiveDisplacements) where T : unmanaged =>
+        IAlltoallv(NotNull(send, nameof(send)), sendCounts, sendDisplacements, NotNullMemory(receive, nameof(receive)), receiveCounts, receiveDisplacements);
+
+    /// <inheritdoc cref="AllreduceAsync{T, TOp}(ReadOnlyMemory{T}, Memory{T})"/>
+    public Task AllreduceAsync<T, TOp>(T[] send, T[] receive) where T : unmanaged where TOp : IReduceOp<T> =>
+        AllreduceAsync<T, TOp>(NotNull(send, nameof(send)), NotNullMemory(receive, nameof(receive)));
+
+    /// <inheritdoc cref="AllreduceAsync{T}(ReadOnlyMemory{T}, Memory{T}, Func{T, T, T}, bool)"/>
+    public Task AllreduceAsync<T>(T[] send, T[] receive, Func<T, T, T> op, bool commutative = true) where T : unmanaged =>
+        AllreduceAsync(NotNull(send, nameof(send)), NotNullMemory(receive, nameof(receive)), op, commutative);
+
+    /// <inheritdoc cref="IAllreduce{T, TOp}(ReadOnlyMemory{T}, Memory{T})"/>
+    public Request IAllreduce<T, TOp>(T[] send, T[] receive) where T : unmanaged where TOp : IReduceOp<T> =>
+        IAllreduce<T, TOp>(NotNull(send, nameof(send)), NotNullMemory(receive, nameof(receive)));
+
+    /// <inheritdoc cref="IAllreduce{T}(ReadOnlyMemory{T}, Memory{T}, Func{T, T, T}, bool)"/>
+    public Request IAllreduce<T>(T[] send, T[] receive, Func<T, T, T> op, bool commutative = true) where T : unmanaged =>
+        IAllreduce(NotNull(send, nameof(send)), NotNullMemory(receive, nameof(receive)), op, commutative);
+
+    /// <inheritdoc cref="ReduceScatterAsync{T}(ReadOnlyMemory{T}, Memory{T}, ReadOnlySpan{int}, Op)"/>
+    public Task ReduceScatterAsync<T>(T[] send, T[] receive, ReadOnlySpan<int> counts, Op op) where T : unmanaged =>
+        ReduceScatterAsync(NotNull(send, nameof(send)), NotNullMemory(receive, nameof(receive)), counts, op);
+
+    /// <inheritdoc cref="IReduceScatter{T}(ReadOnlyMemory{T}, Memory{T}, ReadOnlySpan{int}, Op)"/>
+    public Request IReduceScatter<T>(T[] send, T[] receive, ReadOnlySpan<int> counts, Op op) where T : unmanaged =>
+        IReduceScatter(NotNull(send, nameof(send)), NotNullMemory(receive, nameof(receive)), counts, op);
+
+    /// <inheritdoc cref="ReduceScatterBlockAsync{T}(ReadOnlyMemory{T}, Memory{T}, Op)"/>
+    public Task ReduceScatterBlockAsync<T>(T[] send, T[] receive, Op op) where T : unmanaged =>
+        ReduceScatterBlockAsync(NotNull(send, nameof(send)), NotNullMemory(receive, nameof(receive)), op);
+
+    /// <inheritdoc cref="IReduceScatterBlock{T}(ReadOnlyMemory{T}, Memory{T}, Op)"/>
+    public Request IReduceScatterBlock<T>(T[] send, T[] receive, Op op) where T : unmanaged =>
+        IReduceScatterBlock(NotNull(send, nameof(send)), NotNullMemory(receive, nameof(receive)), op);
+
+    /// <inheritdoc cref="ScanAsync{T}(ReadOnlyMemory{T}, Memory{T}, Op)"/>
+    public Task ScanAsync<T>(T[] send, T[] receive, Op op) where T : unmanaged =>
+        ScanAsync(NotNull(send, nameof(send)), NotNullMemory(receive, nameof(receive)), op);
+
+    /// <inheritdoc cref="IScan{T}(ReadOnlyMemory{T}, Memory{T}, Op)"/>
+    public Request IScan<T>(T[] send, T[] receive, Op op) where T : unmanaged =>
+        IScan(NotNull(send, nameof(send)), NotNullMemory(receive, nameof(receive)), op);
+
+    /// <inheritdoc cref="ExclusiveScanAsync{T}(ReadOnlyMemory{T}, Memory{T}, Op)"/>
+    public Task ExclusiveScanAsync<T>(T[] send, T[] receive, Op op) where T : unmanaged =>
+        ExclusiveScanAsync(NotNull(send, nameof(send)), NotNullMemory(receive, nameof(receive)), op);
+
+    /// <inheritdoc cref="IExclusiveScan{T}(ReadOnlyMemory{T}, Memory{T}, Op)"/>
+    public Request IExclusiveScan<T>(T[] send, T[] receive, Op op) where T : unmanaged =>
+        IExclusiveScan(NotNull(send, nameof(send)), NotNullMemory(receive, nameof(receive)), op);
 }
