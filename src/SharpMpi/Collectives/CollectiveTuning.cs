@@ -1,0 +1,137 @@
+using System.Text;
+
+namespace SharpMpi.Collectives;
+
+/// <summary>Algorithm choices of one collective; <c>Auto</c> lets size and rank count decide.</summary>
+internal enum BarrierAlgorithm { Auto, Dissemination }
+
+internal enum BroadcastAlgorithm { Auto, Binomial, ScatterRingAllgather }
+
+internal enum ReduceAlgorithm { Auto, Binomial, ReduceScatterGather }
+
+internal enum AllreduceAlgorithm { Auto, RecursiveDoubling, Ring, ReduceBroadcast }
+
+internal enum AllgatherAlgorithm { Auto, RecursiveDoubling, Bruck, Ring }
+
+internal enum AlltoallAlgorithm { Auto, Bruck, Scattered, Pairwise }
+
+internal enum GatherAlgorithm { Auto, Binomial, Linear }
+
+internal enum ScanAlgorithm { Auto, RecursiveDoubling, Linear }
+
+internal enum ReduceScatterAlgorithm { Auto, Ring, ReduceScatterv }
+
+/// <summary>
+/// Which algorithm each collective uses, and the switch points of the automatic choice (MPICH's defaults;
+/// see docs and mpi-internals §4). Immutable; one per environment (<see cref="MpiEnvironment.CollectiveTuning"/>),
+/// read from <c>SHARPMPI_COLL_&lt;OP&gt;=&lt;algorithm&gt;</c> variables at first use, replaceable in-process
+/// (tests force each algorithm this way). Forcing an algorithm that cannot serve a call (recursive doubling
+/// on a non-power-of-two allgather, ring on a non-commutative reduction, Bruck on alltoallv) falls back to
+/// one that can, so a forced setting is always correct.
+/// </summary>
+internal sealed record CollectiveTuning
+{
+    public static CollectiveTuning Default { get; } = new();
+
+    public BarrierAlgorithm Barrier { get; init; }
+    public BroadcastAlgorithm Broadcast { get; init; }
+    public ReduceAlgorithm Reduce { get; init; }
+    public AllreduceAlgorithm Allreduce { get; init; }
+    public AllgatherAlgorithm Allgather { get; init; }
+    public AlltoallAlgorithm Alltoall { get; init; }
+    public GatherAlgorithm Gather { get; init; }
+    public GatherAlgorithm Scatter { get; init; }
+    public ScanAlgorithm Scan { get; init; }
+    public ReduceScatterAlgorithm ReduceScatter { get; init; }
+
+    /// <summary>Broadcast: binomial below this many bytes …</summary>
+    public long BroadcastShortBytes { get; init; } = 12 * 1024;
+
+    /// <summary>… or below this many ranks; scatter + ring allgather otherwise.</summary>
+    public int BroadcastMinRanksForScatter { get; init; } = 8;
+
+    /// <summary>Allreduce: recursive doubling up to this many bytes, ring above (commutative ops).</summary>
+    public long AllreduceShortBytes { get; init; } = 2048;
+
+    /// <summary>Reduce: binomial up to this many bytes, reduce-scatter + gather above (commutative ops).</summary>
+    public long ReduceShortBytes { get; init; } = 2048;
+
+    /// <summary>Allgather, power-of-two ranks: recursive doubling below this many total bytes, ring above.</summary>
+    public long AllgatherLongBytes { get; init; } = 512 * 1024;
+
+    /// <summary>Allgather, other rank counts: Bruck below this many total bytes, ring above.</summary>
+    public long AllgatherShortBytes { get; init; } = 80 * 1024;
+
+    /// <summary>Alltoall: Bruck up to this many bytes per block (with at least <see cref="AlltoallBruckMinRanks"/> ranks).</summary>
+    public long AlltoallShortBytes { get; init; } = 256;
+
+    public int AlltoallBruckMinRanks { get; init; } = 8;
+
+    /// <summary>Alltoall: scattered nonblocking exchange up to this many bytes per block, pairwise above.</summary>
+    public long AlltoallMediumBytes { get; init; } = 32 * 1024;
+
+    /// <summary>Scattered alltoall: peers in flight at once.</summary>
+    public int AlltoallThrottle { get; init; } = 32;
+
+    /// <summary>Gather/scatter: binomial tree below this many bytes per block, linear at and above.</summary>
+    public long GatherLinearBlockBytes { get; init; } = 512 * 1024;
+
+    /// <summary>Reduce-scatter (commutative): reduce + scatterv below this many total bytes, ring above.</summary>
+    public long ReduceScatterLongBytes { get; init; } = 512 * 1024;
+
+    /// <summary>
+    /// Defaults with algorithms forced by <c>SHARPMPI_COLL_BARRIER</c>, <c>_BCAST</c>, <c>_REDUCE</c>,
+    /// <c>_ALLREDUCE</c>, <c>_ALLGATHER</c>, <c>_ALLTOALL</c>, <c>_GATHER</c>, <c>_SCATTER</c>, <c>_SCAN</c>,
+    /// <c>_REDUCE_SCATTER</c> (values: <c>auto</c> or an algorithm name in snake_case, e.g. <c>ring</c>).
+    /// </summary>
+    /// <exception cref="ArgumentException">A variable names an unknown algorithm.</exception>
+    public static CollectiveTuning FromEnvironment(Func<string, string?>? read = null)
+    {
+        read ??= System.Environment.GetEnvironmentVariable;
+        return new CollectiveTuning
+        {
+            Barrier = Parse<BarrierAlgorithm>("SHARPMPI_COLL_BARRIER", read),
+            Broadcast = Parse<BroadcastAlgorithm>("SHARPMPI_COLL_BCAST", read),
+            Reduce = Parse<ReduceAlgorithm>("SHARPMPI_COLL_REDUCE", read),
+            Allreduce = Parse<AllreduceAlgorithm>("SHARPMPI_COLL_ALLREDUCE", read),
+            Allgather = Parse<AllgatherAlgorithm>("SHARPMPI_COLL_ALLGATHER", read),
+            Alltoall = Parse<AlltoallAlgorithm>("SHARPMPI_COLL_ALLTOALL", read),
+            Gather = Parse<GatherAlgorithm>("SHARPMPI_COLL_GATHER", read),
+            Scatter = Parse<GatherAlgorithm>("SHARPMPI_COLL_SCATTER", read),
+            Scan = Parse<ScanAlgorithm>("SHARPMPI_COLL_SCAN", read),
+            ReduceScatter = Parse<ReduceScatterAlgorithm>("SHARPMPI_COLL_REDUCE_SCATTER", read),
+        };
+    }
+
+    /// <summary>Parses an algorithm name (snake_case, case-insensitive; '-' accepted for '_').</summary>
+    /// <exception cref="ArgumentException">Unknown name; the message lists the valid ones.</exception>
+    public static TEnum Parse<TEnum>(string variable, Func<string, string?> read) where TEnum : struct, Enum
+    {
+        var text = read(variable);
+        if (string.IsNullOrWhiteSpace(text))
+            return default;
+        var wanted = text.Trim().Replace('-', '_');
+        foreach (var value in Enum.GetValues<TEnum>())
+        {
+            if (string.Equals(SnakeCase(value.ToString()), wanted, StringComparison.OrdinalIgnoreCase))
+                return value;
+        }
+        var names = new StringBuilder();
+        foreach (var value in Enum.GetValues<TEnum>())
+            names.Append(names.Length == 0 ? "" : ", ").Append(SnakeCase(value.ToString()));
+        throw new ArgumentException($"{variable}={text} names no algorithm; expected one of: {names}.", variable);
+    }
+
+    /// <summary>RecursiveDoubling → recursive_doubling.</summary>
+    public static string SnakeCase(string name)
+    {
+        var sb = new StringBuilder(name.Length + 4);
+        for (int i = 0; i < name.Length; i++)
+        {
+            if (char.IsUpper(name[i]) && i > 0)
+                sb.Append('_');
+            sb.Append(char.ToLowerInvariant(name[i]));
+        }
+        return sb.ToString();
+    }
+}
