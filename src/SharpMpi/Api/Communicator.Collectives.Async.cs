@@ -12,7 +12,7 @@ namespace SharpMpi;
 // it is made, so several may be outstanding at once (start them in the same order on every rank). Buffers
 // stay pinned and must not be touched until completion. Arrays have their own overloads because C# does not
 // infer T from an array for Memory<T>.
-public sealed partial class Communicator
+public partial class Communicator
 {
     // ------------------------------------------------------------------ plumbing
 

@@ -5,7 +5,7 @@ namespace SharpMpi;
 
 // Collectives on objects, serialized with MpiEnvironment.Serializer (MemoryPack by default), like mpi4py's
 // lower-case bcast/gather/…: sizes are exchanged first (one small collective), then the bytes. Blocking.
-public sealed partial class Communicator
+public partial class Communicator
 {
     /// <summary>Returns <paramref name="value"/> of <paramref name="root"/> on every rank (the root gets its own object back).</summary>
     public unsafe T? BroadcastObject<T>(T? value, int root)

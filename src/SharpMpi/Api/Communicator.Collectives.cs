@@ -8,7 +8,7 @@ namespace SharpMpi;
 // implicitly); "InPlace" forms are MPI_IN_PLACE. Arguments are checked on each rank before anything is sent;
 // count agreement between ranks cannot be checked locally (a longer message than expected fails with
 // ErrorClass.Truncate). Algorithms are chosen by size and rank count, see MpiEnvironment.CollectiveTuning.
-public sealed partial class Communicator
+public partial class Communicator
 {
     private int _collectiveSequence;
 
