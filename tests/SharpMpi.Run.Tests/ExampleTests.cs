@@ -59,4 +59,53 @@ public class ExampleTests
         Assert.Contains("task farm: 40 items, sum of squares = 20540 (expected 20540)", r.Stdout);
         Assert.Contains("pool: sum of squares = 20540, HELLO FROM THE POOL!", r.Stdout);
     }
+
+    [Fact]
+    public async Task Jacobi_SameResultOnAnyRankCount()
+    {
+        var one = await Run(1, "Jacobi", "24");
+        var four = await Run(4, "Jacobi", "24");
+        string Result(LauncherResult r) => Assert.Single(r.StdoutLines, l => l.StartsWith("converged after", StringComparison.Ordinal)).Split(" on a ")[0]
+            + Assert.Single(r.StdoutLines, l => l.StartsWith("converged after", StringComparison.Ordinal)).Split("mean temperature")[1];
+        Assert.Equal(Result(one), Result(four));
+        Assert.Contains("2x2 process grid", four.Stdout);
+    }
+
+    [Fact]
+    public async Task Basics_RunsTheTutorial()
+    {
+        var r = await Run(4, "Basics");
+        Assert.Contains("rank 1 got 3 doubles from rank 0 with tag 10", r.Stdout);
+        Assert.Contains("rank 1 got a dictionary: epochs=5, batch=32", r.Stdout);
+        Assert.Contains("squares = 0 1 4 9 16 25 36 49", r.Stdout);
+        Assert.Contains("exchange of 8 MiB in both directions done", r.Stdout);
+        Assert.Contains("basics done", r.Stdout);
+    }
+
+    [Fact]
+    public async Task DataParallelTraining_LossFallsAndWeightsAgree()
+    {
+        string checkpoint = Path.Combine(Path.GetTempPath(), $"sharpmpi-test-{Guid.NewGuid():N}.bin");
+        try
+        {
+            var r = await Run(3, "DataParallelTraining", "12", checkpoint);
+            var losses = r.StdoutLines.Where(l => l.StartsWith("epoch", StringComparison.Ordinal))
+                .Select(l => double.Parse(l.Split("loss ")[1], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+            Assert.True(losses.Length >= 2 && losses[^1] < losses[0], r.Stdout);
+            Assert.Contains("weights identical on all ranks (max difference 0)", r.Stdout);
+            Assert.True(File.Exists(checkpoint));
+        }
+        finally
+        {
+            File.Delete(checkpoint);
+        }
+    }
+
+    [Fact]
+    public async Task Hybrid_ThreadsAndRanks()
+    {
+        var r = await Run(2, "Hybrid");
+        Assert.Contains("pi ~ 3.1415926536", r.Stdout);
+        Assert.Contains("all arrived", r.Stdout);
+    }
 }
