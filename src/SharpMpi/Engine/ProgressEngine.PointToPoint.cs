@@ -421,35 +421,35 @@ internal sealed unsafe partial class ProgressEngine
             case OutKind.Control:
                 return transport.TrySend(peer, item.Header, default);
             case OutKind.Eager:
-            {
-                var r = item.Request!;
-                if (!transport.TrySend(peer, item.Header, new ReadOnlySpan<byte>(r.Buffer, item.Header.PayloadLength)))
-                    return false;
-                if (item.Header.Flags == FrameFlags.None)
-                    r.Complete(new Status(r.Source, r.Tag, r.Length));
-                return true;
-            }
-            default:
-            {
-                var r = item.Request!;
-                int max = transport.MaxFramePayload;
-                while (item.Offset < r.Length)
                 {
-                    int n = (int)Math.Min(max, r.Length - item.Offset);
-                    var h = new FrameHeader
-                    {
-                        Kind = FrameKind.Data,
-                        PayloadLength = n,
-                        Cookie = item.Header.Cookie,
-                        Address = (ulong)item.Offset,
-                    };
-                    if (!transport.TrySend(peer, h, new ReadOnlySpan<byte>(r.Buffer + item.Offset, n)))
+                    var r = item.Request!;
+                    if (!transport.TrySend(peer, item.Header, new ReadOnlySpan<byte>(r.Buffer, item.Header.PayloadLength)))
                         return false;
-                    item.Offset += n;
+                    if (item.Header.Flags == FrameFlags.None)
+                        r.Complete(new Status(r.Source, r.Tag, r.Length));
+                    return true;
                 }
-                r.Complete(new Status(r.Source, r.Tag, r.Length));
-                return true;
-            }
+            default:
+                {
+                    var r = item.Request!;
+                    int max = transport.MaxFramePayload;
+                    while (item.Offset < r.Length)
+                    {
+                        int n = (int)Math.Min(max, r.Length - item.Offset);
+                        var h = new FrameHeader
+                        {
+                            Kind = FrameKind.Data,
+                            PayloadLength = n,
+                            Cookie = item.Header.Cookie,
+                            Address = (ulong)item.Offset,
+                        };
+                        if (!transport.TrySend(peer, h, new ReadOnlySpan<byte>(r.Buffer + item.Offset, n)))
+                            return false;
+                        item.Offset += n;
+                    }
+                    r.Complete(new Status(r.Source, r.Tag, r.Length));
+                    return true;
+                }
         }
     }
 
