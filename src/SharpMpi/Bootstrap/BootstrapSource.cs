@@ -52,7 +52,14 @@ internal static class BootstrapSource
     /// <summary>The world of this process, or null for a singleton.</summary>
     /// <exception cref="InvalidOperationException">Variables are inconsistent, or the source cannot work here (Slurm across nodes without PMI).</exception>
     /// <exception cref="IOException">The launcher's store or the PMI server cannot be reached.</exception>
-    public static BootstrapWorld? Detect() => Detect(Environment.GetEnvironmentVariable);
+    /// <remarks>A job id derived here is also exported as SHARPMPI_JOBID, so the program (and its logs) see it as under sharpmpi run.</remarks>
+    public static BootstrapWorld? Detect()
+    {
+        BootstrapWorld? world = Detect(Environment.GetEnvironmentVariable);
+        if (world is not null && world.Source != "sharpmpi")
+            Environment.SetEnvironmentVariable(LaunchInfo.JobIdVariable, world.JobId);
+        return world;
+    }
 
     /// <inheritdoc cref="Detect()"/>
     internal static BootstrapWorld? Detect(Func<string, string?> getVariable)

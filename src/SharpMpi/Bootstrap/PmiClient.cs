@@ -166,7 +166,8 @@ internal sealed class PmiChannel : IDisposable
                 throw new IOException($"PMI_FD='{fdText}' is not a file descriptor");
             try
             {
-                var socket = new Socket(new SafeSocketHandle((nint)fd, ownsHandle: true));
+                // The descriptor may come non-blocking; this channel does blocking reads and writes.
+                var socket = new Socket(new SafeSocketHandle((nint)fd, ownsHandle: true)) { Blocking = true };
                 return new PmiChannel(new NetworkStream(socket, ownsSocket: true), $"PMI_FD={fd}");
             }
             catch (SocketException e)
