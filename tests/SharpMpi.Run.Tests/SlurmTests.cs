@@ -54,7 +54,11 @@ public sealed class SlurmTests
     {
         var vars = new Dictionary<string, string>
         {
-            ["SLURM_PROCID"] = "0", ["SLURM_NTASKS"] = "4", ["SLURM_STEP_NUM_NODES"] = "2", ["SLURM_JOB_ID"] = "5", ["SLURM_STEP_ID"] = "0",
+            ["SLURM_PROCID"] = "0",
+            ["SLURM_NTASKS"] = "4",
+            ["SLURM_STEP_NUM_NODES"] = "2",
+            ["SLURM_JOB_ID"] = "5",
+            ["SLURM_STEP_ID"] = "0",
         };
         var e = Assert.Throws<InvalidOperationException>(() => BootstrapSource.Detect(vars.GetValueOrDefault));
         Assert.Contains("srun --mpi=pmi2", e.Message);
@@ -74,9 +78,17 @@ public sealed class SlurmTests
         // SHARPMPI_* present: the launcher's store is used (here unreachable, so the error names it).
         var vars = new Dictionary<string, string>
         {
-            ["SHARPMPI_RANK"] = "0", ["SHARPMPI_SIZE"] = "1", ["SHARPMPI_LOCAL_RANK"] = "0", ["SHARPMPI_LOCAL_SIZE"] = "1", ["SHARPMPI_NODE"] = "0",
-            ["SHARPMPI_KVS"] = "127.0.0.1:1", ["SHARPMPI_JOBID"] = "abc", ["SHARPMPI_SECRET"] = new string('a', 64),
-            ["PMI_PORT"] = "127.0.0.1:2", ["SLURM_PROCID"] = "0", ["SLURM_STEP_ID"] = "0",
+            ["SHARPMPI_RANK"] = "0",
+            ["SHARPMPI_SIZE"] = "1",
+            ["SHARPMPI_LOCAL_RANK"] = "0",
+            ["SHARPMPI_LOCAL_SIZE"] = "1",
+            ["SHARPMPI_NODE"] = "0",
+            ["SHARPMPI_KVS"] = "127.0.0.1:1",
+            ["SHARPMPI_JOBID"] = "abc",
+            ["SHARPMPI_SECRET"] = new string('a', 64),
+            ["PMI_PORT"] = "127.0.0.1:2",
+            ["SLURM_PROCID"] = "0",
+            ["SLURM_STEP_ID"] = "0",
         };
         var e = Assert.Throws<IOException>(() => BootstrapSource.Detect(vars.GetValueOrDefault));
         Assert.Contains("launcher's key-value store", e.Message);
