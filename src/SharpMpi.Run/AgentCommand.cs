@@ -89,7 +89,7 @@ internal sealed class Agent(string kvs, int node, int size, string jobId, int[] 
             string? line = await stdin.ReadLineAsync().ConfigureAwait(false);
             if (line is null)
             {
-                Console.Error.WriteLine($"sharpmpi agent on {host}: the launcher closed the connection before starting the ranks");
+                Console.Error.WriteLine($"sharpmpi agent on {host}: stdin ended before the launcher's setup arrived (the launch agent must pass stdin through, e.g. kubectl exec -i)");
                 return ExitCodes.UsageError;
             }
             string[] fields = line.Split(' ');

@@ -34,7 +34,7 @@ internal sealed class LaunchAgent
     {
         if (option is not null)
         {
-            string[] words = Split(option, "--launch-agent");
+            string[] words = WithKubectlStdin(Split(option, "--launch-agent"));
             return new LaunchAgent(words, IsRemoteShell(words[0]), "--launch-agent");
         }
         if (getVariable("OMPI_MCA_plm_rsh_agent") is { Length: > 0 } rsh)
@@ -88,6 +88,19 @@ internal sealed class LaunchAgent
         if (word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || "_-./:=,@%+".Contains(c)))
             return word;
         return "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+    }
+
+    // The agent reads its setup from stdin and takes stdin's end for the launcher's: `kubectl exec`
+    // passes stdin only with -i, so it is added when missing.
+    private static string[] WithKubectlStdin(string[] words)
+    {
+        int exec = Array.IndexOf(words, "exec");
+        if (Path.GetFileName(words[0]) != "kubectl" || exec < 0
+            || words.Any(w => w is "-i" or "-it" or "-ti" or "--stdin" || w.StartsWith("--stdin=", StringComparison.Ordinal)))
+        {
+            return words;
+        }
+        return [.. words[..(exec + 1)], "-i", .. words[(exec + 1)..]];
     }
 
     private static bool IsRemoteShell(string program) => Path.GetFileName(program) is "ssh" or "rsh";

@@ -81,6 +81,17 @@ public sealed class MultiHostTests
     }
 
     [Fact]
+    public async Task LaunchAgentWithoutStdin_AgentSaysSo()
+    {
+        // An agent command that does not pass stdin through (as kubectl exec without -i).
+        LauncherResult r = await LauncherProcess.RunAsync(
+            "--host", "hostA:1", "--launch-agent", "/bin/sh -c 'shift; exec \"$@\" </dev/null' agent {host}", "--kvs-address", "127.0.0.1", "/bin/true");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("stdin ended before the launcher's setup arrived", r.Stderr);
+        Assert.Contains("sharpmpi: the agent for host hostA ended (exit code 1) before rank(s) 0 finished", r.Stderr);
+    }
+
+    [Fact]
     public async Task LaunchAgentNotFound_OneLineExit1()
     {
         LauncherResult r = await LauncherProcess.RunAsync("--host", "far:1", "--launch-agent", "/no/such/agent {host}", "--kvs-address", "127.0.0.1", "/bin/true");
@@ -163,7 +174,9 @@ public sealed class MultiHostTests
         Assert.Equal(["ssh", "-o", "BatchMode=yes", "n1", "dotnet", "'a b'", "'it'\\''s'"], ssh.CommandFor("n1", ["dotnet", "a b", "it's"]));
 
         var kubectl = LaunchAgent.Choose("kubectl exec {host} --", None);
-        Assert.Equal(["kubectl", "exec", "pod-1", "--", "dotnet", "a b"], kubectl.CommandFor("pod-1", ["dotnet", "a b"]));
+        Assert.Equal(["kubectl", "exec", "-i", "pod-1", "--", "dotnet", "a b"], kubectl.CommandFor("pod-1", ["dotnet", "a b"]));
+        var kubectlStdin = LaunchAgent.Choose("kubectl -n ns exec --stdin {host} --", None);
+        Assert.Equal(["kubectl", "-n", "ns", "exec", "--stdin", "pod-1", "--"], kubectlStdin.CommandFor("pod-1", []));
 
         var slurm = LaunchAgent.Choose(null, v => v == "SLURM_JOB_ID" ? "42" : null);
         Assert.Equal(["srun", "--nodes=1", "--ntasks=1", "-w", "n2", "x"], slurm.CommandFor("n2", ["x"]));
