@@ -28,7 +28,8 @@ internal sealed class JobLauncher
     private readonly RunOptions _options;
     private readonly OutputSink _sink;
     private readonly Channel<JobEvent> _events = Channel.CreateUnbounded<JobEvent>();
-    private readonly List<RankProcess> _ranks = [];
+    private readonly List<IRank> _ranks = [];
+    private readonly List<RemoteHost> _remoteHosts = [];
     private bool _terminating;
     private int _exitCode = ExitCodes.Success;
 
@@ -56,7 +57,9 @@ internal sealed class JobLauncher
         string jobId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
         string secret = KvsProtocol.NewRandomHex();
 
-        await using var kvs = new KvsServer(KvsBindAddress(), _options.Ranks, secret);
+        Placement placement = _options.Placement;
+        (IPAddress bindAddress, string? advertisedHost) = KvsAddress(placement);
+        await using var kvs = new KvsServer(bindAddress, _options.Ranks, secret);
         kvs.Aborted += (rank, code, message) => _events.Writer.TryWrite(new JobEvent.Abort(rank, code, message));
         kvs.Rejected += message => Verbose(message);
         kvs.Start();
@@ -65,7 +68,12 @@ internal sealed class JobLauncher
         using CancellationTokenRegistration cancelled = cancellationToken.Register(
             () => _events.Writer.TryWrite(new JobEvent.Signal(Signals.Terminate)));
 
-        Verbose($"job {jobId}: {_options.Ranks} rank(s) of {string.Join(' ', [program.FileName, .. program.LeadingArguments])}; KVS at {kvs.Endpoint}");
+        string kvsEndpoint = kvs.Endpoint;
+        if (advertisedHost is not null && KvsProtocol.TryParseEndpoint(kvsEndpoint, out _, out int port))
+            kvsEndpoint = $"{advertisedHost}:{port}";
+        Verbose($"job {jobId}: {_options.Ranks} rank(s) of {string.Join(' ', [program.FileName, .. program.LeadingArguments])}; KVS at {kvsEndpoint}");
+        if (_options.DisplayMap)
+            _sink.Write(toStderr: false, System.Text.Encoding.UTF8.GetBytes(placement.Describe()));
         if (_options.BindToCore)
             Verbose("--bind-to core: pinning is not implemented yet; ranks are not bound");
         if (!RankProcess.UsesProcessGroups)
@@ -73,7 +81,7 @@ internal sealed class JobLauncher
 
         try
         {
-            if (StartRanks(program, kvs.Endpoint, jobId, secret))
+            if (StartRanks(program, kvsEndpoint, jobId, secret))
             {
                 using var timeout = new CancellationTokenSource();
                 if (_options.Timeout is TimeSpan limit)
@@ -91,25 +99,48 @@ internal sealed class JobLauncher
         return _exitCode;
     }
 
-    private static IPAddress KvsBindAddress() =>
-        Environment.GetEnvironmentVariable("SHARPMPI_KVS_BIND") is { Length: > 0 } text
-            ? IPAddress.TryParse(text, out IPAddress? address) ? address : throw new UsageException($"SHARPMPI_KVS_BIND='{text}' is not an IP address")
-            : IPAddress.Loopback;
+    // Local-only jobs: loopback (or $SHARPMPI_KVS_BIND). With remote hosts: --kvs-address, else the
+    // address of the interface that routes to the first remote host, else every interface with this
+    // machine's name advertised (remote hosts that do not resolve yet, as pods before DNS settles).
+    private (IPAddress Bind, string? Advertised) KvsAddress(Placement placement)
+    {
+        if (_options.KvsAddress is IPAddress given)
+            return (given, null);
+        if (Environment.GetEnvironmentVariable("SHARPMPI_KVS_BIND") is { Length: > 0 } text)
+            return (IPAddress.TryParse(text, out IPAddress? address) ? address : throw new UsageException($"SHARPMPI_KVS_BIND='{text}' is not an IP address"), null);
+        if (placement.IsLocalOnly)
+            return (IPAddress.Loopback, null);
+        string firstRemote = placement.HostOfRank.Select(h => placement.Hosts[h]).First(h => !h.IsLocal).Name;
+        if (LocalHost.AddressRoutingTo(firstRemote) is IPAddress routed)
+        {
+            Verbose($"KVS on {routed}, the address that routes to {firstRemote}");
+            return (routed, null);
+        }
+        string name = Dns.GetHostName();
+        Verbose($"cannot resolve {firstRemote}: KVS on all interfaces, advertised as {name} (use --kvs-address to choose)");
+        return (IPAddress.Any, name);
+    }
 
-    // Returns false when a rank could not be started (the others have been told to stop).
+    // Returns false when a rank or an agent could not be started (the others have been told to stop).
     private bool StartRanks(ResolvedProgram program, string kvsEndpoint, string jobId, string secret)
     {
+        Placement placement = _options.Placement;
         int size = _options.Ranks;
+        bool multiHost = !placement.IsLocalOnly;
         for (int rank = 0; rank < size; rank++)
         {
+            HostSlots host = placement.Hosts[placement.HostOfRank[rank]];
+            if (!host.IsLocal)
+                continue;
+            int[] local = placement.RanksOnNodeOf(rank);
             var environment = new List<KeyValuePair<string, string>>(_options.Environment)
             {
                 // Set after the user's -x values: these must be right for the job to work at all.
                 new(LaunchInfo.RankVariable, Text(rank)),
                 new(LaunchInfo.SizeVariable, Text(size)),
-                new(LaunchInfo.LocalRankVariable, Text(rank)),
-                new(LaunchInfo.LocalSizeVariable, Text(size)),
-                new(LaunchInfo.NodeVariable, "0"),
+                new(LaunchInfo.LocalRankVariable, Text(Array.IndexOf(local, rank))),
+                new(LaunchInfo.LocalSizeVariable, Text(local.Length)),
+                new(LaunchInfo.NodeVariable, Text(placement.NodeOfHost[placement.HostOfRank[rank]])),
                 new(LaunchInfo.KvsVariable, kvsEndpoint),
                 new(LaunchInfo.JobIdVariable, jobId),
                 new(LaunchInfo.SecretVariable, secret),
@@ -120,7 +151,8 @@ internal sealed class JobLauncher
                 process = RankProcess.Start(
                     rank, program, _options.Arguments, environment,
                     stdin: rank == 0 ? Console.OpenStandardInput() : null,
-                    _sink, _options.TagOutput, _options.OutputDirectory);
+                    _sink, _options.TagOutput, _options.OutputDirectory,
+                    host: multiHost ? host.Name : null);
             }
             catch (Exception e) when (e is Win32Exception or IOException or UnauthorizedAccessException)
             {
@@ -129,12 +161,60 @@ internal sealed class JobLauncher
                 BeginTermination(Signals.Terminate);
                 return false;
             }
-            _ranks.Add(process);
-            _ = process.Exited.ContinueWith(
-                t => _events.Writer.TryWrite(new JobEvent.RankExited(process, t.Result)),
-                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            Watch(process);
+        }
+        return multiHost ? StartAgents(program, kvsEndpoint, jobId, secret) : true;
+    }
+
+    private bool StartAgents(ResolvedProgram program, string kvsEndpoint, string jobId, string secret)
+    {
+        Placement placement = _options.Placement;
+        var agent = LaunchAgent.Choose(_options.LaunchAgent, Environment.GetEnvironmentVariable);
+        string[] invocation = LaunchAgent.AgentInvocation(Environment.GetEnvironmentVariable);
+        for (int h = 0; h < placement.Hosts.Count; h++)
+        {
+            HostSlots host = placement.Hosts[h];
+            int[] ranks = placement.RanksOn(h);
+            if (host.IsLocal || ranks.Length == 0)
+                continue;
+            string[] command = agent.CommandFor(host.Name,
+            [
+                .. invocation,
+                "--kvs", kvsEndpoint,
+                "--node", Text(placement.NodeOfHost[h]),
+                "--size", Text(_options.Ranks),
+                "--jobid", jobId,
+                "--host", host.Name,
+                "--ranks", string.Join(',', ranks),
+                "--",
+                program.FileName, .. program.LeadingArguments, .. _options.Arguments,
+            ]);
+            Verbose($"starting ranks {string.Join(',', ranks)} on {host.Name} ({agent.Source}): {string.Join(' ', command)}");
+            RemoteHost remote;
+            try
+            {
+                remote = RemoteHost.Start(host.Name, command, ranks, secret, _options.Environment, _sink, _options.TagOutput, _options.OutputDirectory);
+            }
+            catch (Exception e) when (e is Win32Exception or IOException or UnauthorizedAccessException)
+            {
+                _sink.Message($"sharpmpi: cannot start the launch agent for host {host.Name} ({command[0]}): {e.Message}");
+                _exitCode = ExitCodes.UsageError;
+                BeginTermination(Signals.Terminate);
+                return false;
+            }
+            _remoteHosts.Add(remote);
+            foreach (RemoteRank rank in remote.Ranks)
+                Watch(rank);
         }
         return true;
+    }
+
+    private void Watch(IRank rank)
+    {
+        _ranks.Add(rank);
+        _ = rank.Exited.ContinueWith(
+            t => _events.Writer.TryWrite(new JobEvent.RankExited(rank, t.Result)),
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     private static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
@@ -147,13 +227,13 @@ internal sealed class JobLauncher
             JobEvent e = await _events.Reader.ReadAsync().ConfigureAwait(false);
             switch (e)
             {
-                case JobEvent.RankExited(RankProcess rank, int code):
+                case JobEvent.RankExited(IRank rank, int code):
                     exited++;
                     if (code != 0 && !_terminating)
                     {
                         _sink.Message(Signals.FromExitCode(code) is int signal
-                            ? $"sharpmpi: rank {rank.Rank} (pid {rank.Pid}) killed by signal {signal} ({Signals.Name(signal)})"
-                            : $"sharpmpi: rank {rank.Rank} (pid {rank.Pid}) exited with code {code}");
+                            ? $"sharpmpi: {rank.Describe()} killed by signal {signal} ({Signals.Name(signal)})"
+                            : $"sharpmpi: {rank.Describe()} exited with code {code}");
                         _exitCode = code;
                         BeginTermination(Signals.Terminate);
                     }
@@ -216,7 +296,7 @@ internal sealed class JobLauncher
 
     private void SignalRunning(int signal)
     {
-        foreach (RankProcess rank in _ranks)
+        foreach (IRank rank in _ranks)
         {
             if (!rank.HasExited)
                 rank.Signal(signal);
@@ -226,8 +306,10 @@ internal sealed class JobLauncher
     private async Task CleanUpAsync(string jobId)
     {
         // Every rank's group, exited or not: this also ends what a rank left running in the background.
-        foreach (RankProcess rank in _ranks)
+        foreach (IRank rank in _ranks)
             rank.Signal(Signals.Kill);
+        // Agents kill whatever is left of their ranks when their stdin closes.
+        await Task.WhenAll(_remoteHosts.Select(h => h.ShutdownAsync(s_drainTimeout))).ConfigureAwait(false);
         await Task.WhenAll(_ranks.Select(r => r.DrainOutputAsync(s_drainTimeout))).ConfigureAwait(false);
         RemoveSharedMemory(jobId);
     }
@@ -261,7 +343,7 @@ internal sealed class JobLauncher
     /// <summary>Everything the job loop reacts to.</summary>
     private abstract record JobEvent
     {
-        public sealed record RankExited(RankProcess Rank, int Code) : JobEvent;
+        public sealed record RankExited(IRank Rank, int Code) : JobEvent;
 
         public sealed record Abort(int Rank, int Code, string Message) : JobEvent;
 

@@ -81,10 +81,7 @@ internal sealed class OutputForwarder
         {
             int n;
             while ((n = await source.ReadAsync(buffer).ConfigureAwait(false)) > 0)
-            {
-                _copy?.Write(buffer, 0, n);
-                Accept(buffer.AsSpan(0, n));
-            }
+                Push(buffer.AsSpan(0, n));
         }
         catch (IOException)
         {
@@ -94,13 +91,29 @@ internal sealed class OutputForwarder
         }
         finally
         {
-            if (_heldLength > 0)
-            {
-                Emit([], endLine: _prefix is not null);
-            }
-            if (_copy is not null)
-                await _copy.DisposeAsync().ConfigureAwait(false);
+            Complete();
         }
+    }
+
+    /// <summary>Forwards bytes the rank wrote (for ranks whose output arrives through an agent).</summary>
+    public void Push(ReadOnlySpan<byte> data)
+    {
+        try
+        {
+            _copy?.Write(data);
+        }
+        catch (IOException)
+        {
+        }
+        Accept(data);
+    }
+
+    /// <summary>The stream ended: writes a held partial line and closes the copy file. Idempotent.</summary>
+    public void Complete()
+    {
+        if (_heldLength > 0)
+            Emit([], endLine: _prefix is not null);
+        _copy?.Dispose();
     }
 
     private void Accept(ReadOnlySpan<byte> data)

@@ -12,16 +12,18 @@ namespace SharpMpi.Run;
 /// a terminal's Ctrl+C away from the ranks: the launcher decides what they get (Open MPI's
 /// behaviour). Without <c>setsid</c> on PATH, ranks are signalled by pid only.
 /// </remarks>
-internal sealed class RankProcess
+internal sealed class RankProcess : IRank
 {
     private static readonly string? s_setsid = ProgramResolver.FindExecutable("setsid");
 
     private readonly Process _process;
     private readonly Task _output;
+    private readonly string? _host;
 
-    private RankProcess(int rank, Process process, Task output, Task<int> exited)
+    private RankProcess(int rank, Process process, Task output, Task<int> exited, string? host)
     {
         Rank = rank;
+        _host = host;
         _process = process;
         _output = output;
         Exited = exited;
@@ -40,6 +42,9 @@ internal sealed class RankProcess
     /// <summary>True once the process has exited.</summary>
     public bool HasExited => Exited.IsCompleted;
 
+    /// <summary><c>rank R (pid P)</c>, with <c>on HOST</c> in a job that spans hosts.</summary>
+    public string Describe() => _host is null ? $"rank {Rank} (pid {Pid})" : $"rank {Rank} (pid {Pid} on {_host})";
+
     /// <summary>Ranks run in their own process groups (false when setsid is missing).</summary>
     public static bool UsesProcessGroups => s_setsid is not null;
 
@@ -52,6 +57,7 @@ internal sealed class RankProcess
     /// <param name="sink">Where output lines go.</param>
     /// <param name="tag">Prefix output lines with <c>[rank] </c>.</param>
     /// <param name="outputDirectory">Also copy output to DIR/rank.N/stdout|stderr, or null.</param>
+    /// <param name="host">Host name for messages in a job that spans hosts, else null.</param>
     /// <exception cref="System.ComponentModel.Win32Exception">The process could not be started.</exception>
     public static RankProcess Start(
         int rank,
@@ -61,30 +67,10 @@ internal sealed class RankProcess
         Stream? stdin,
         OutputSink sink,
         bool tag,
-        string? outputDirectory)
+        string? outputDirectory,
+        string? host = null)
     {
-        var start = new ProcessStartInfo
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        if (s_setsid is not null)
-        {
-            start.FileName = s_setsid;
-            start.ArgumentList.Add(program.FileName);
-        }
-        else
-        {
-            start.FileName = program.FileName;
-        }
-        foreach (string a in program.LeadingArguments)
-            start.ArgumentList.Add(a);
-        foreach (string a in arguments)
-            start.ArgumentList.Add(a);
-        foreach ((string name, string value) in environment)
-            start.Environment[name] = value;
+        ProcessStartInfo start = CreateStartInfo(program.FileName, [.. program.LeadingArguments, .. arguments], environment);
 
         Stream? stdoutCopy = null, stderrCopy = null;
         if (outputDirectory is not null)
@@ -116,17 +102,49 @@ internal sealed class RankProcess
         Task output = Task.WhenAll(
             new OutputForwarder(sink, toStderr: false, rank, tag, stdoutCopy).PumpAsync(process.StandardOutput.BaseStream),
             new OutputForwarder(sink, toStderr: true, rank, tag, stderrCopy).PumpAsync(process.StandardError.BaseStream));
-        return new RankProcess(rank, process, output, WaitForExitAsync(process));
+        return new RankProcess(rank, process, output, WaitForExitAsync(process), host);
+    }
+
+    /// <summary>
+    /// How a rank is started, here and by the agent on other hosts: through setsid (own session and
+    /// process group) when available, all three standard streams redirected.
+    /// </summary>
+    internal static ProcessStartInfo CreateStartInfo(string fileName, IEnumerable<string> arguments, IEnumerable<KeyValuePair<string, string>> environment)
+    {
+        var start = new ProcessStartInfo
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        if (s_setsid is not null)
+        {
+            start.FileName = s_setsid;
+            start.ArgumentList.Add(fileName);
+        }
+        else
+        {
+            start.FileName = fileName;
+        }
+        foreach (string a in arguments)
+            start.ArgumentList.Add(a);
+        foreach ((string name, string value) in environment)
+            start.Environment[name] = value;
+        return start;
     }
 
     /// <summary>Sends <paramref name="signal"/> to the rank and everything in its process group.</summary>
-    public void Signal(int signal)
+    public void Signal(int signal) => SignalGroup(Pid, signal, HasExited);
+
+    /// <summary>Signals the group led by <paramref name="pid"/>, or only the pid (if still running) without setsid.</summary>
+    internal static void SignalGroup(int pid, int signal, bool hasExited)
     {
         // ESRCH (already gone) is fine: the group may be empty.
         if (UsesProcessGroups)
-            LinuxNative.Kill(-Pid, signal);
-        else if (!HasExited)
-            LinuxNative.Kill(Pid, signal);
+            LinuxNative.Kill(-pid, signal);
+        else if (!hasExited)
+            LinuxNative.Kill(pid, signal);
     }
 
     /// <summary>Waits until the rank's output streams are closed and forwarded, at most <paramref name="timeout"/>.</summary>

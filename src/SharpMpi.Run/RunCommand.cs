@@ -44,7 +44,7 @@ internal static class RunCommand
 
     private static readonly Option<bool> s_oversubscribe = new("--oversubscribe")
     {
-        Description = "Allow more ranks than cores (always allowed for local jobs)",
+        Description = "Allow more ranks than a host list's slots (always allowed without --host/--hostfile)",
     };
 
     private static readonly Option<string?> s_outputFilename = new("--output-filename")
@@ -57,8 +57,43 @@ internal static class RunCommand
 
     private static readonly Option<string?> s_mapBy = new("--map-by", "-map-by")
     {
-        Description = "Rank placement: slot (fill each host in order); core and node are the same on one host",
-        HelpName = "slot",
+        Description = "Rank placement: slot (fill each host's slots in order; also core) or node (round robin over hosts)",
+        HelpName = "slot|node",
+    };
+
+    private static readonly Option<string[]> s_hosts = new("--host", "-H", "-host", "-hosts", "--hosts")
+    {
+        Description = "Hosts to run on: h1:2,h2:2 or h1,h1,h2 (a host named N times has N slots); repeatable",
+        HelpName = "HOST[:SLOTS],...",
+    };
+
+    private static readonly Option<string?> s_hostfile = new("--hostfile", "--machinefile", "-hostfile", "-machinefile", "-f")
+    {
+        Description = "File of hosts, one a line: 'host slots=N [max_slots=M]' or 'host:N' (default: $OMPI_MCA_orte_default_hostfile, $HYDRA_HOST_FILE)",
+        HelpName = "FILE",
+    };
+
+    private static readonly Option<int?> s_perNode = new("-N", "--npernode", "-npernode", "-ppn")
+    {
+        Description = "Start exactly this many ranks on each host",
+        HelpName = "N",
+    };
+
+    private static readonly Option<bool> s_displayMap = new("--display-map", "-display-map")
+    {
+        Description = "Print which host and node each rank runs on before starting",
+    };
+
+    private static readonly Option<string?> s_launchAgent = new("--launch-agent")
+    {
+        Description = "Command that runs a command on a remote host, {host} replaced by its name (default: $OMPI_MCA_plm_rsh_agent, srun in a Slurm allocation, else 'ssh -o BatchMode=yes {host}')",
+        HelpName = "\"CMD {host}\"",
+    };
+
+    private static readonly Option<string?> s_kvsAddress = new("--kvs-address")
+    {
+        Description = "IP address of this machine that remote hosts reach the launcher on (default: the one routing to the first remote host)",
+        HelpName = "ADDRESS",
     };
 
     private static readonly Option<bool> s_verbose = new("--verbose", "-v")
@@ -79,7 +114,8 @@ internal static class RunCommand
     {
         var command = new Command("run", "Start N ranks of a program and wait for them")
         {
-            s_ranks, s_exports, s_genv, s_tagOutput, s_timeout, s_oversubscribe, s_outputFilename, s_bindTo, s_mapBy, s_verbose, s_program,
+            s_ranks, s_exports, s_genv, s_tagOutput, s_timeout, s_oversubscribe, s_outputFilename, s_bindTo, s_mapBy,
+            s_hosts, s_hostfile, s_perNode, s_displayMap, s_launchAgent, s_kvsAddress, s_verbose, s_program,
         };
         command.SetAction((parseResult, cancellationToken) => JobLauncher.RunAsync(ToOptions(parseResult), cancellationToken));
         return command;
@@ -109,7 +145,7 @@ internal static class RunCommand
         if (program[0].StartsWith('-') && program[0] != "-")
             throw new UsageException($"unknown option '{program[0]}'");
 
-        int ranks = parseResult.GetValue(s_ranks) ?? Environment.ProcessorCount;
+        int? ranks = parseResult.GetValue(s_ranks);
         if (ranks < 1)
             throw new UsageException($"the number of ranks must be at least 1 (got -n {ranks})");
 
@@ -144,15 +180,30 @@ internal static class RunCommand
         if (timeoutSeconds is < 1)
             throw new UsageException($"--timeout must be at least 1 second (got {timeoutSeconds})");
 
-        if (parseResult.GetValue(s_mapBy) is string mapBy)
+        MapBy mapBy = MapBy.Slot;
+        if (parseResult.GetValue(s_mapBy) is string mapByText)
         {
-            string policy = mapBy.Split(':')[0].ToLowerInvariant();
-            if (policy is not ("slot" or "core" or "node"))
-                throw new UsageException($"--map-by {mapBy} is not supported (use slot)");
+            mapBy = mapByText.Split(':')[0].ToLowerInvariant() switch
+            {
+                "slot" or "core" => MapBy.Slot,
+                "node" => MapBy.Node,
+                _ => throw new UsageException($"--map-by {mapByText} is not supported (use slot or node)"),
+            };
         }
+        int? perNode = parseResult.GetValue(s_perNode);
+        if (perNode < 1)
+            throw new UsageException($"-N must be at least 1 (got {perNode})");
+        Placement placement = MapRanks(parseResult, ranks, mapBy, perNode);
+
+        System.Net.IPAddress? kvsAddress = null;
+        if (parseResult.GetValue(s_kvsAddress) is string kvsText && !System.Net.IPAddress.TryParse(kvsText, out kvsAddress))
+            throw new UsageException($"--kvs-address '{kvsText}' is not an IP address");
+        string? launchAgent = parseResult.GetValue(s_launchAgent);
+        if (launchAgent is not null && string.IsNullOrWhiteSpace(launchAgent))
+            throw new UsageException("--launch-agent needs a command");
 
         return new RunOptions(
-            Ranks: ranks,
+            Placement: placement,
             Environment: environment,
             TagOutput: parseResult.GetValue(s_tagOutput),
             Timeout: timeoutSeconds is int seconds ? TimeSpan.FromSeconds(seconds) : null,
@@ -160,7 +211,36 @@ internal static class RunCommand
             BindToCore: parseResult.GetValue(s_bindTo) == "core",
             Verbose: verbose,
             Program: program[0],
-            Arguments: program[1..]);
+            Arguments: program[1..],
+            DisplayMap: parseResult.GetValue(s_displayMap),
+            LaunchAgent: launchAgent,
+            KvsAddress: kvsAddress);
+    }
+
+    // --host and --hostfile together use both lists (hosts from the file first); with neither, the
+    // default hostfile of Open MPI (as the Kubeflow mpi-operator sets it) or MPICH, else this machine only.
+    private static Placement MapRanks(ParseResult parseResult, int? ranks, MapBy mapBy, int? perNode)
+    {
+        var hosts = new List<HostSlots>();
+        string? hostfile = parseResult.GetValue(s_hostfile);
+        string[] hostOption = parseResult.GetValue(s_hosts) ?? [];
+        if (hostfile is null && hostOption.Length == 0)
+        {
+            hostfile = new[] { "OMPI_MCA_orte_default_hostfile", "HYDRA_HOST_FILE" }
+                .Select(Environment.GetEnvironmentVariable)
+                .FirstOrDefault(v => !string.IsNullOrEmpty(v));
+        }
+        if (hostfile is not null)
+            hosts.AddRange(HostList.ReadHostfile(hostfile));
+        if (hostOption.Length > 0)
+            hosts.AddRange(HostList.ParseHostOption(hostOption));
+        if (hosts.Count == 0)
+        {
+            // No host list: this machine only, as many ranks as asked (oversubscribing is fine), and
+            // -N is simply the rank count.
+            return Placement.LocalOnly(ranks ?? perNode ?? Environment.ProcessorCount);
+        }
+        return Placement.Map(HostList.Merge(hosts), ranks, mapBy, perNode, parseResult.GetValue(s_oversubscribe));
     }
 
     private static void CheckVariableName(string name, string option)

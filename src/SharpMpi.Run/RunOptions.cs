@@ -1,7 +1,9 @@
+using System.Net;
+
 namespace SharpMpi.Run;
 
 /// <summary>A validated <c>sharpmpi run</c> command line.</summary>
-/// <param name="Ranks">Number of ranks to start (-n).</param>
+/// <param name="Placement">Where each rank runs (-n with --host/--hostfile, --map-by, -N); all local without a host list.</param>
 /// <param name="Environment">Variables set for every rank (-x, -genv), in command-line order.</param>
 /// <param name="TagOutput">Prefix each output line with <c>[rank] </c>.</param>
 /// <param name="Timeout">Wall-clock limit for the whole job, or null.</param>
@@ -10,8 +12,11 @@ namespace SharpMpi.Run;
 /// <param name="Verbose">Print what the launcher does, and rejected KVS connections.</param>
 /// <param name="Program">The program as given: project folder, .csproj, .dll, or executable.</param>
 /// <param name="Arguments">Everything after the program, passed through unchanged.</param>
+/// <param name="DisplayMap">Print the rank → host placement before starting (--display-map).</param>
+/// <param name="LaunchAgent">Command template that starts the agent on a remote host (<c>{host}</c> is replaced), or null for the default.</param>
+/// <param name="KvsAddress">Address the key-value store binds and advertises to remote hosts, or null to pick one.</param>
 internal sealed record RunOptions(
-    int Ranks,
+    Placement Placement,
     IReadOnlyList<KeyValuePair<string, string>> Environment,
     bool TagOutput,
     TimeSpan? Timeout,
@@ -19,4 +24,11 @@ internal sealed record RunOptions(
     bool BindToCore,
     bool Verbose,
     string Program,
-    IReadOnlyList<string> Arguments);
+    IReadOnlyList<string> Arguments,
+    bool DisplayMap = false,
+    string? LaunchAgent = null,
+    IPAddress? KvsAddress = null)
+{
+    /// <summary>Number of ranks (-n, or one per slot).</summary>
+    public int Ranks => Placement.Size;
+}

@@ -21,7 +21,7 @@ namespace SharpMpi.Bootstrap;
 /// between the watcher and a caller over who consumes a frame. Thread-safe: requests are serialized
 /// by one lock, since the protocol allows one outstanding request per connection.
 /// </remarks>
-internal sealed class KvsClient : IDisposable
+internal sealed class KvsClient : IKeyValueStore, IDisposable
 {
     private readonly Socket _socket;
     private readonly NetworkStream _stream;

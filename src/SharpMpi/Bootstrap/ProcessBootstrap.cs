@@ -7,21 +7,21 @@ using SharpMpi.Transport.SharedMemory;
 namespace SharpMpi.Bootstrap;
 
 /// <summary>
-/// Finds this process's world and builds its transports: SharpMPI launcher variables, else a singleton.
-/// Under the launcher, ranks publish their node id in the key-value store, ranks on the same node connect
-/// through shared memory, and a rank reaches itself through an in-memory loopback.
+/// Finds this process's world (<see cref="BootstrapSource"/>: SharpMPI launcher, PMI, Slurm, Open MPI, else
+/// a singleton) and builds its transports: ranks publish their node id in the job's key-value store, ranks
+/// on the same node connect through shared memory, and a rank reaches itself through an in-memory loopback.
 /// </summary>
 internal static class ProcessBootstrap
 {
     public static MpiEnvironment CreateEnvironment()
     {
-        var info = LaunchInfo.FromEnvironment();
+        var info = BootstrapSource.Detect();
         return info is null ? MpiEnvironment.CreateSingleton() : CreateLaunched(info);
     }
 
-    private static MpiEnvironment CreateLaunched(LaunchInfo info)
+    private static MpiEnvironment CreateLaunched(BootstrapWorld info)
     {
-        var kvs = KvsClient.Connect(info.KvsEndpoint, info.SecretHex, info.Rank);
+        IKeyValueStore kvs = info.Store;
         var disposables = new List<IDisposable>();
         try
         {
@@ -64,7 +64,7 @@ internal static class ProcessBootstrap
             var engine = new ProgressEngine(info.Rank, routes, doorbell, WaitPolicy.ForLocalRanks(info.LocalSize));
             if (Environment.GetEnvironmentVariable("SHARPMPI_ASYNC_PROGRESS") == "1")
                 engine.EnableAsyncProgress();
-            var environment = new MpiEnvironment(engine, info.Rank, info.Size, Environment.MachineName, new LauncherJobControl(kvs))
+            var environment = new MpiEnvironment(engine, info.Rank, info.Size, Environment.MachineName, info.JobControl)
             {
                 NodeOfWorldRank = nodes,
             };
@@ -74,7 +74,7 @@ internal static class ProcessBootstrap
         {
             foreach (var d in disposables)
                 d.Dispose();
-            kvs.Dispose();
+            info.JobControl.Dispose();
             throw;
         }
     }
