@@ -19,11 +19,14 @@ public class LaunchedJobTests
     private static async Task<LauncherResult> RunJob(int ranks, params string[] scenario) =>
         await RunJob(ranks, [], scenario);
 
-    private static async Task<LauncherResult> RunJob(int ranks, string[] launcherOptions, params string[] scenario)
+    private static Task<LauncherResult> RunJob(int ranks, string[] launcherOptions, params string[] scenario) =>
+        RunJob(LauncherProcess.Limit, ranks, launcherOptions, scenario);
+
+    private static async Task<LauncherResult> RunJob(TimeSpan limit, int ranks, string[] launcherOptions, params string[] scenario)
     {
         Assert.True(File.Exists(TestApp), $"test app not built at {TestApp}");
         string[] args = ["-n", ranks.ToString(), .. launcherOptions, TestApp, .. scenario];
-        var result = await LauncherProcess.RunAsync(args);
+        var result = await LauncherProcess.RunAsync(limit, args);
         AssertNoSharedMemoryLeft(result);
         return result;
     }
@@ -70,7 +73,9 @@ public class LaunchedJobTests
     {
         if (GC.GetGCMemoryInfo().TotalAvailableMemoryBytes < 12L << 30)
             Assert.Skip("needs about 6 GB of free memory");
-        var r = await RunJob(2, ["-x", $"SHARPMPI_SHM_SINGLE_COPY={singleCopy}"], "sizes", "8,-1");
+        // The streamed path moves 2.4 GB through the ring: a larger ring means fewer, larger frames.
+        var r = await RunJob(TimeSpan.FromMinutes(4), 2,
+            ["-x", $"SHARPMPI_SHM_SINGLE_COPY={singleCopy}", "-x", "SHARPMPI_SHM_RING_SIZE=4M"], "sizes", "8,-1");
         Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
         Assert.Contains("huge message of 2400000000 bytes received intact", r.Stdout);
     }

@@ -92,10 +92,17 @@ internal sealed class LauncherProcess : IDisposable
         }
     }
 
-    /// <summary>Waits for the launcher to exit (failing after <see cref="Limit"/>) and returns what it printed.</summary>
-    public async Task<LauncherResult> WaitAsync()
+    /// <summary>Runs the launcher to its end, failing after <paramref name="limit"/> instead of <see cref="Limit"/>.</summary>
+    public static async Task<LauncherResult> RunAsync(TimeSpan limit, params string[] arguments)
     {
-        using var limit = new CancellationTokenSource(Limit);
+        using LauncherProcess launcher = Start(arguments);
+        return await launcher.WaitAsync(limit);
+    }
+
+    /// <summary>Waits for the launcher to exit (failing after <see cref="Limit"/>) and returns what it printed.</summary>
+    public async Task<LauncherResult> WaitAsync(TimeSpan? timeLimit = null)
+    {
+        using var limit = new CancellationTokenSource(timeLimit ?? Limit);
         await _process.WaitForExitAsync(limit.Token);
         // The parameterless wait also waits for the redirected streams to reach their end.
         _process.WaitForExit();
