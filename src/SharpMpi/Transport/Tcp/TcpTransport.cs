@@ -76,6 +76,9 @@ internal sealed partial class TcpTransport : ITransport
     /// <summary>True once <paramref name="peer"/> said goodbye (it finalized).</summary>
     public bool HasPeerSaidGoodbye(int peer) => _peerOfRank[peer]?.State is PeerState.GoodbyeReceived or PeerState.Closed;
 
+    /// <summary>True while bytes wait in some peer's send buffer (tests and diagnostics; engine thread).</summary>
+    internal bool HasBufferedOutput => _peers.Any(p => p.SendEnd > p.SendStart);
+
     /// <inheritdoc/>
     /// <remarks>
     /// Thread-safe. True when the poller saw a readable socket or the last poll left input behind. When it
@@ -392,6 +395,15 @@ internal sealed partial class TcpTransport : ITransport
                 p.State = PeerState.GoodbyeReceived;
                 p.SendStart = p.SendEnd = 0;
                 p.HasPendingOutput = false;
+                try
+                {
+                    // Nothing more goes to a rank that left; our FIN lets its dispose finish without waiting.
+                    p.Socket!.Shutdown(SocketShutdown.Send);
+                }
+                catch (SocketException)
+                {
+                }
+
                 continue;
             }
 
