@@ -420,10 +420,10 @@ internal sealed partial class TcpTransport : ITransport
     /// <summary>The connection ended or broke: after a goodbye that is the normal end, otherwise the peer failed.</summary>
     private void ConnectionLost(Peer p, string reason)
     {
+        // The receive side is left as it is: this may run inside a sink call of Parse (a reply that failed to
+        // send); the state change alone stops every further read of this peer.
         p.SendStart = p.SendEnd = 0;
         p.HasPendingOutput = false;
-        p.DataRemaining = 0;
-        p.ReceiveStart = p.ReceiveEnd = 0;
         if (p.State == PeerState.GoodbyeReceived)
         {
             p.State = PeerState.Closed;
