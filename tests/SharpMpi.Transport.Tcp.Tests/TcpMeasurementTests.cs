@@ -62,6 +62,51 @@ public sealed class TcpMeasurementTests
             output?.WriteLine($"tcp engine ping-pong {sizes[s],8} B: one-way {results[s],9:F1} us, {sizes[s] / results[s] / 1e3,7:F3} GB/s");
     }
 
+    [Fact(Timeout = 120_000)]
+    public async Task Measure_TransportStreaming_PrintsNumbers()
+    {
+        using var job = await TcpJob.StartAsync(2, null, TestContext.Current.CancellationToken);
+        ITestOutputHelper? output = TestContext.Current.TestOutputHelper;
+        foreach (int size in (int[])[8, 1024, 16 * 1024, 256 * 1024, 4 << 20])
+        {
+            byte[] payload = new byte[size];
+            var frame = Pattern.Data(size, 0, 0);
+            frame.Kind = size <= 65536 ? Engine.FrameKind.Eager : Engine.FrameKind.Data;
+            var stop = Stopwatch.StartNew();
+            long sent = 0;
+            Task sender = Threads.Start(() =>
+            {
+                var discard = new AssemblingSink();
+                while (stop.Elapsed < TimeSpan.FromMilliseconds(500))
+                {
+                    if (job[1].TrySend(0, frame, payload))
+                        sent++;
+                    else
+                        job[1].Poll(discard);
+                }
+
+                while (job[1].HasBufferedOutput)
+                    job[1].Poll(discard);
+            });
+            var sink = new CountingSink();
+            while (!sender.IsCompleted || sink.Bytes < sent * size)
+            {
+                if (job[0].Poll(sink) == 0 && stop.Elapsed > TimeSpan.FromSeconds(5))
+                    break;
+            }
+
+            double seconds = stop.Elapsed.TotalSeconds;
+            output?.WriteLine($"tcp transport streaming {size,8} B frames: {sent / seconds / 1e3,9:F1} k frames/s, {sink.Bytes / seconds / 1e9,6:F3} GB/s");
+        }
+    }
+
+    private sealed class CountingSink : IFrameSink
+    {
+        public long Bytes;
+
+        public void OnFrame(int peer, in Engine.FrameHeader header, ReadOnlySpan<byte> payload) => Bytes += payload.Length;
+    }
+
     private sealed class NoJobControl : IJobControl
     {
         public void Abort(int rank, int exitCode, string message) => throw new InvalidOperationException(message);
