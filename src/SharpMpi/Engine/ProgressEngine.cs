@@ -130,6 +130,8 @@ internal sealed unsafe partial class ProgressEngine : IFrameSink, IDisposable
             n += t.Poll(this);
         if (_pendingOut > 0)
             DrainOutQueues();
+        if (_pendingFailureRank >= 0 && _abortReason is null)
+            PeerFailed(_pendingFailureRank, _pendingFailureReason ?? "connection lost");
         return n;
     }
 
@@ -153,7 +155,7 @@ internal sealed unsafe partial class ProgressEngine : IFrameSink, IDisposable
     /// <summary>True when a poll could do something: input waiting, frames queued, or an abort.</summary>
     public bool HasWork()
     {
-        if (_pendingOut > 0 || _abortReason is not null)
+        if (_pendingOut > 0 || _abortReason is not null || _pendingFailureRank >= 0)
             return true;
         foreach (var t in _transports)
         {
@@ -267,6 +269,25 @@ internal sealed unsafe partial class ProgressEngine : IFrameSink, IDisposable
     /// operation of this rank fails with <see cref="MpiProcessFailedException"/> naming the dead rank, so
     /// nothing hangs, and <see cref="MpiEnvironment.Run(string[], Func{Communicator, Task})"/> aborts the job.
     /// </summary>
+    /// <summary>
+    /// A transport noticed that <paramref name="worldRank"/> died, possibly in the middle of a send or a poll
+    /// (under the engine lock): remember it and act at the end of the current progress step, when no queue
+    /// is being walked.
+    /// </summary>
+    public void ReportPeerFailure(int worldRank, string reason)
+    {
+        if (_pendingFailureRank < 0)
+        {
+            _pendingFailureReason = reason;
+            _pendingFailureRank = worldRank;
+        }
+        Doorbell.Ring();
+    }
+
+    private int _pendingFailureRank = -1;
+    private string? _pendingFailureReason;
+
+    /// <summary>Fails everything because of a peer's death. See <see cref="ReportPeerFailure"/>.</summary>
     public void PeerFailed(int worldRank, string reason) =>
         Abort(new MpiProcessFailedException(worldRank, $"rank {worldRank} failed: {reason}"));
 
