@@ -417,15 +417,15 @@ public partial class Communicator
     public Task AllreduceAsync<T>(T[] send, T[] receive, Op op) where T : unmanaged =>
         AllreduceStart(NotNull(send, nameof(send)), NotNullMemory(receive, nameof(receive)), ReducerOf<T>(op)).AsTask();
 
-    /// <summary>Allreduce in place without blocking.</summary>
+    /// <summary>Allreduce in place without blocking (MPI_Iallreduce).</summary>
     public Task AllreduceAsync<T>(T[] buffer, Op op) where T : unmanaged =>
         AllreduceStart(NotNull(buffer, nameof(buffer)), buffer, ReducerOf<T>(op)).AsTask();
 
-    /// <summary>Allreduce with a user operator type without blocking.</summary>
+    /// <summary>Allreduce with a user operator type without blocking (MPI_Iallreduce).</summary>
     public Task AllreduceAsync<T, TOp>(ReadOnlyMemory<T> send, Memory<T> receive) where T : unmanaged where TOp : IReduceOp<T> =>
         AllreduceStart(send, receive, UserReducer<T, TOp>.Instance).AsTask();
 
-    /// <summary>Allreduce with a lambda without blocking.</summary>
+    /// <summary>Allreduce with a lambda without blocking (MPI_Iallreduce).</summary>
     public Task AllreduceAsync<T>(ReadOnlyMemory<T> send, Memory<T> receive, Func<T, T, T> op, bool commutative = true) where T : unmanaged =>
         AllreduceStart(send, receive, ReducerOf(op, commutative)).AsTask();
 
@@ -437,15 +437,15 @@ public partial class Communicator
     public Request IAllreduce<T>(T[] send, T[] receive, Op op) where T : unmanaged =>
         ToRequest(AllreduceStart(NotNull(send, nameof(send)), NotNullMemory(receive, nameof(receive)), ReducerOf<T>(op)));
 
-    /// <summary>Starts an allreduce in place.</summary>
+    /// <summary>Starts an allreduce in place (MPI_Iallreduce).</summary>
     public Request IAllreduce<T>(T[] buffer, Op op) where T : unmanaged =>
         ToRequest(AllreduceStart(NotNull(buffer, nameof(buffer)), buffer, ReducerOf<T>(op)));
 
-    /// <summary>Starts an allreduce with a user operator type.</summary>
+    /// <summary>Starts an allreduce with a user operator type (MPI_Iallreduce).</summary>
     public Request IAllreduce<T, TOp>(ReadOnlyMemory<T> send, Memory<T> receive) where T : unmanaged where TOp : IReduceOp<T> =>
         ToRequest(AllreduceStart(send, receive, UserReducer<T, TOp>.Instance));
 
-    /// <summary>Starts an allreduce with a lambda.</summary>
+    /// <summary>Starts an allreduce with a lambda (MPI_Iallreduce).</summary>
     public Request IAllreduce<T>(ReadOnlyMemory<T> send, Memory<T> receive, Func<T, T, T> op, bool commutative = true) where T : unmanaged =>
         ToRequest(AllreduceStart(send, receive, ReducerOf(op, commutative)));
 

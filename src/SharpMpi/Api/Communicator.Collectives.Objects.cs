@@ -7,7 +7,7 @@ namespace SharpMpi;
 // lower-case bcast/gather/…: sizes are exchanged first (one small collective), then the bytes. Blocking.
 public partial class Communicator
 {
-    /// <summary>Returns <paramref name="value"/> of <paramref name="root"/> on every rank (the root gets its own object back).</summary>
+    /// <summary>Returns <paramref name="value"/> of <paramref name="root"/> on every rank (the root gets its own object back) (MPI_Bcast of a serialized object).</summary>
     public unsafe T? BroadcastObject<T>(T? value, int root)
     {
         CheckRoot(root);
@@ -43,7 +43,7 @@ public partial class Communicator
         }
     }
 
-    /// <summary>Gathers one object per rank; returns them in rank order at <paramref name="root"/>, null elsewhere.</summary>
+    /// <summary>Gathers one object per rank; returns them in rank order at <paramref name="root"/>, null elsewhere (MPI_Gather of serialized objects).</summary>
     public unsafe T?[]? GatherObject<T>(T? value, int root)
     {
         CheckRoot(root);
@@ -95,7 +95,7 @@ public partial class Communicator
         }
     }
 
-    /// <summary>Sends <paramref name="values"/>[i] of <paramref name="root"/> (one per rank; ignored elsewhere) to rank i.</summary>
+    /// <summary>Sends <paramref name="values"/>[i] of <paramref name="root"/> (one per rank; ignored elsewhere) to rank i (MPI_Scatter of serialized objects).</summary>
     public unsafe T? ScatterObject<T>(T?[]? values, int root)
     {
         CheckRoot(root);
@@ -146,7 +146,7 @@ public partial class Communicator
         }
     }
 
-    /// <summary>Returns every rank's object, in rank order.</summary>
+    /// <summary>Returns every rank's object, in rank order (MPI_Allgather of serialized objects).</summary>
     public unsafe T?[] AllgatherObject<T>(T? value)
     {
         var w = SerializeToWriter(value);
@@ -184,7 +184,7 @@ public partial class Communicator
         }
     }
 
-    /// <summary>Sends <paramref name="values"/>[j] to rank j and returns the objects received, indexed by source rank.</summary>
+    /// <summary>Sends <paramref name="values"/>[j] to rank j and returns the objects received, indexed by source rank (MPI_Alltoall of serialized objects).</summary>
     public unsafe T?[] AlltoallObject<T>(T?[] values)
     {
         ArgumentNullException.ThrowIfNull(values);
@@ -266,10 +266,10 @@ public partial class Communicator
         return r == root ? acc : default;
     }
 
-    /// <summary>Folds every rank's object with <paramref name="op"/> in rank order and returns the result on every rank.</summary>
+    /// <summary>Folds every rank's object with <paramref name="op"/> in rank order and returns the result on every rank (MPI_Allreduce on serialized objects).</summary>
     public T? AllreduceObject<T>(T? value, Func<T?, T?, T?> op) => BroadcastObject(ReduceObject(value, op, 0), 0);
 
-    /// <summary>Inclusive scan of objects: rank i gets x0 ∘ x1 ∘ … ∘ xi (a chain through the ranks).</summary>
+    /// <summary>Inclusive scan of objects: rank i gets x0 ∘ x1 ∘ … ∘ xi (a chain through the ranks) (MPI_Scan on serialized objects).</summary>
     public T? ScanObject<T>(T? value, Func<T?, T?, T?> op)
     {
         ArgumentNullException.ThrowIfNull(op);

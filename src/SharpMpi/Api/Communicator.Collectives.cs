@@ -70,7 +70,7 @@ public partial class Communicator
             CollectiveCall.Complete(BroadcastAlgorithms.Run(BeginCollective(), B(p, buffer.Length), root));
     }
 
-    /// <summary>Returns <paramref name="value"/> of <paramref name="root"/> on every rank.</summary>
+    /// <summary>Returns <paramref name="value"/> of <paramref name="root"/> on every rank (MPI_Bcast).</summary>
     public T Broadcast<T>(T value, int root) where T : unmanaged
     {
         Broadcast(new Span<T>(ref value), root);
@@ -115,7 +115,7 @@ public partial class Communicator
         }
     }
 
-    /// <summary>Gathers one value per rank; returns them in rank order at <paramref name="root"/>, null elsewhere.</summary>
+    /// <summary>Gathers one value per rank; returns them in rank order at <paramref name="root"/>, null elsewhere (MPI_Gather).</summary>
     public T[]? Gather<T>(T value, int root) where T : unmanaged
     {
         CheckRoot(root);
@@ -132,11 +132,11 @@ public partial class Communicator
     public void Gatherv<T>(ReadOnlySpan<T> send, Span<T> receive, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements, int root)
         where T : unmanaged => GathervCore(send, receive, counts, displacements, true, root, false);
 
-    /// <summary>Gatherv with the blocks packed back to back in rank order.</summary>
+    /// <summary>Gatherv with the blocks packed back to back in rank order (MPI_Gatherv).</summary>
     public void Gatherv<T>(ReadOnlySpan<T> send, Span<T> receive, ReadOnlySpan<int> counts, int root) where T : unmanaged =>
         GathervCore(send, receive, counts, default, false, root, false);
 
-    /// <summary>Gatherv in place: at the root the own block is already at its displacement in <paramref name="buffer"/>; elsewhere <paramref name="buffer"/> is sent.</summary>
+    /// <summary>Gatherv in place: at the root the own block is already at its displacement in <paramref name="buffer"/>; elsewhere <paramref name="buffer"/> is sent (MPI_Gatherv with MPI_IN_PLACE).</summary>
     public void GathervInPlace<T>(Span<T> buffer, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements, int root) where T : unmanaged =>
         GathervCore(buffer, buffer, counts, displacements, true, root, true);
 
@@ -189,7 +189,7 @@ public partial class Communicator
             CollectiveCall.Complete(GatherScatterAlgorithms.Scatter(BeginCollective(), B(s, send.Length), B(r, receive.Length), receive.Length * (long)sizeof(T), root));
     }
 
-    /// <summary>Scatter in place: at the root <paramref name="buffer"/> holds all Size blocks and keeps its own; elsewhere it receives the block.</summary>
+    /// <summary>Scatter in place: at the root <paramref name="buffer"/> holds all Size blocks and keeps its own; elsewhere it receives the block (MPI_Scatter with MPI_IN_PLACE).</summary>
     public unsafe void ScatterInPlace<T>(Span<T> buffer, int root) where T : unmanaged
     {
         CheckRoot(root);
@@ -208,7 +208,7 @@ public partial class Communicator
         }
     }
 
-    /// <summary>Sends <paramref name="values"/>[i] of <paramref name="root"/> (one per rank, used at the root only) to rank i.</summary>
+    /// <summary>Sends <paramref name="values"/>[i] of <paramref name="root"/> (one per rank, used at the root only) to rank i (MPI_Scatter).</summary>
     public T Scatter<T>(ReadOnlySpan<T> values, int root) where T : unmanaged
     {
         T value = default;
@@ -224,11 +224,11 @@ public partial class Communicator
     public void Scatterv<T>(ReadOnlySpan<T> send, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements, Span<T> receive, int root)
         where T : unmanaged => ScattervCore(send, counts, displacements, true, receive, root, false);
 
-    /// <summary>Scatterv of blocks packed back to back in rank order.</summary>
+    /// <summary>Scatterv of blocks packed back to back in rank order (MPI_Scatterv).</summary>
     public void Scatterv<T>(ReadOnlySpan<T> send, ReadOnlySpan<int> counts, Span<T> receive, int root) where T : unmanaged =>
         ScattervCore(send, counts, default, false, receive, root, false);
 
-    /// <summary>Scatterv in place: the root keeps its own block in <paramref name="buffer"/>; elsewhere <paramref name="buffer"/> receives.</summary>
+    /// <summary>Scatterv in place: the root keeps its own block in <paramref name="buffer"/>; elsewhere <paramref name="buffer"/> receives (MPI_Scatterv with MPI_IN_PLACE).</summary>
     public void ScattervInPlace<T>(Span<T> buffer, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements, int root) where T : unmanaged =>
         ScattervCore(buffer, counts, displacements, true, buffer, root, true);
 
@@ -281,7 +281,7 @@ public partial class Communicator
         }
     }
 
-    /// <summary>Allgather in place: <paramref name="buffer"/> holds Size blocks, this rank's already at position Rank.</summary>
+    /// <summary>Allgather in place: <paramref name="buffer"/> holds Size blocks, this rank's already at position Rank (MPI_Allgather with MPI_IN_PLACE).</summary>
     public unsafe void AllgatherInPlace<T>(Span<T> buffer) where T : unmanaged
     {
         CheckBlocks(buffer.Length, nameof(buffer));
@@ -289,7 +289,7 @@ public partial class Communicator
             CollectiveCall.Complete(AllgatherAlgorithms.Run(BeginCollective(), B(p, buffer.Length), Blocks.Regular(Size, buffer.Length / Size * (long)sizeof(T))));
     }
 
-    /// <summary>Returns every rank's <paramref name="value"/>, in rank order.</summary>
+    /// <summary>Returns every rank's <paramref name="value"/>, in rank order (MPI_Allgather).</summary>
     public T[] Allgather<T>(T value) where T : unmanaged
     {
         var result = new T[Size];
@@ -304,11 +304,11 @@ public partial class Communicator
     public void Allgatherv<T>(ReadOnlySpan<T> send, Span<T> receive, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements) where T : unmanaged =>
         AllgathervCore(send, receive, counts, displacements, true, false);
 
-    /// <summary>Allgatherv with the blocks packed back to back in rank order.</summary>
+    /// <summary>Allgatherv with the blocks packed back to back in rank order (MPI_Allgatherv).</summary>
     public void Allgatherv<T>(ReadOnlySpan<T> send, Span<T> receive, ReadOnlySpan<int> counts) where T : unmanaged =>
         AllgathervCore(send, receive, counts, default, false, false);
 
-    /// <summary>Allgatherv in place: this rank's block is already at its displacement in <paramref name="buffer"/>.</summary>
+    /// <summary>Allgatherv in place: this rank's block is already at its displacement in <paramref name="buffer"/> (MPI_Allgatherv with MPI_IN_PLACE).</summary>
     public void AllgathervInPlace<T>(Span<T> buffer, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements) where T : unmanaged =>
         AllgathervCore(buffer, buffer, counts, displacements, true, true);
 
@@ -353,7 +353,7 @@ public partial class Communicator
             CollectiveCall.Complete(AlltoallAlgorithms.Alltoall(BeginCollective(), B(s, send.Length), B(r, receive.Length), send.Length / Size * (long)sizeof(T)));
     }
 
-    /// <summary>Alltoall in place: block j of <paramref name="buffer"/> goes to rank j and is replaced by rank j's block for this rank.</summary>
+    /// <summary>Alltoall in place: block j of <paramref name="buffer"/> goes to rank j and is replaced by rank j's block for this rank (MPI_Alltoall with MPI_IN_PLACE).</summary>
     public unsafe void AlltoallInPlace<T>(Span<T> buffer) where T : unmanaged
     {
         CheckBlocks(buffer.Length, nameof(buffer));
@@ -374,7 +374,7 @@ public partial class Communicator
         Span<T> receive, ReadOnlySpan<int> receiveCounts, ReadOnlySpan<int> receiveDisplacements) where T : unmanaged =>
         AlltoallvCore(send, sendCounts, sendDisplacements, receive, receiveCounts, receiveDisplacements, Unsafe.SizeOf<T>(), false);
 
-    /// <summary>Alltoallv in place: <paramref name="buffer"/> is sent and received with the same counts and displacements.</summary>
+    /// <summary>Alltoallv in place: <paramref name="buffer"/> is sent and received with the same counts and displacements (MPI_Alltoallv with MPI_IN_PLACE).</summary>
     public void AlltoallvInPlace<T>(Span<T> buffer, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements) where T : unmanaged =>
         AlltoallvCore<T>(buffer, counts, displacements, buffer, counts, displacements, Unsafe.SizeOf<T>(), true);
 
@@ -432,23 +432,23 @@ public partial class Communicator
     public void Reduce<T>(ReadOnlySpan<T> send, Span<T> receive, Op op, int root) where T : unmanaged =>
         ReduceCore(send, receive, ReducerOf<T>(op), root);
 
-    /// <summary>Reduce with a user operator type (see <see cref="IReduceOp{T}"/>).</summary>
+    /// <summary>Reduce with a user operator type (see <see cref="IReduceOp{T}"/>) (MPI_Reduce).</summary>
     public void Reduce<T, TOp>(ReadOnlySpan<T> send, Span<T> receive, int root) where T : unmanaged where TOp : IReduceOp<T> =>
         ReduceCore(send, receive, UserReducer<T, TOp>.Instance, root);
 
-    /// <summary>Reduce with a lambda; pass <paramref name="commutative"/> false to get the rank-ordered fold.</summary>
+    /// <summary>Reduce with a lambda; pass <paramref name="commutative"/> false to get the rank-ordered fold (MPI_Reduce).</summary>
     public void Reduce<T>(ReadOnlySpan<T> send, Span<T> receive, Func<T, T, T> op, int root, bool commutative = true) where T : unmanaged =>
         ReduceCore(send, receive, ReducerOf(op, commutative), root);
 
-    /// <summary>Reduce in place: at the root <paramref name="buffer"/> is input and output; elsewhere input only.</summary>
+    /// <summary>Reduce in place: at the root <paramref name="buffer"/> is input and output; elsewhere input only (MPI_Reduce with MPI_IN_PLACE).</summary>
     public void ReduceInPlace<T>(Span<T> buffer, Op op, int root) where T : unmanaged =>
         ReduceCore(buffer, buffer, ReducerOf<T>(op), root);
 
-    /// <summary>Reduce in place with a user operator type.</summary>
+    /// <summary>Reduce in place with a user operator type (MPI_Reduce with MPI_IN_PLACE).</summary>
     public void ReduceInPlace<T, TOp>(Span<T> buffer, int root) where T : unmanaged where TOp : IReduceOp<T> =>
         ReduceCore(buffer, buffer, UserReducer<T, TOp>.Instance, root);
 
-    /// <summary>Reduces one value per rank; the result at <paramref name="root"/>, default elsewhere.</summary>
+    /// <summary>Reduces one value per rank; the result at <paramref name="root"/>, default elsewhere (MPI_Reduce).</summary>
     public T Reduce<T>(T value, Op op, int root) where T : unmanaged
     {
         T result = default;
@@ -472,41 +472,41 @@ public partial class Communicator
     public void Allreduce<T>(ReadOnlySpan<T> send, Span<T> receive, Op op) where T : unmanaged =>
         AllreduceCore(send, receive, ReducerOf<T>(op));
 
-    /// <summary>Allreduce in place: <paramref name="buffer"/> is input and output.</summary>
+    /// <summary>Allreduce in place: <paramref name="buffer"/> is input and output (MPI_Allreduce).</summary>
     public void Allreduce<T>(Span<T> buffer, Op op) where T : unmanaged =>
         AllreduceCore(buffer, buffer, ReducerOf<T>(op));
 
-    /// <summary>Allreduce of one value, e.g. <c>double max = world.Allreduce(localMax, Op.Max)</c>.</summary>
+    /// <summary>Allreduce of one value, e.g. <c>double max = world.Allreduce(localMax, Op.Max)</c> (MPI_Allreduce).</summary>
     public T Allreduce<T>(T value, Op op) where T : unmanaged
     {
         AllreduceCore(new ReadOnlySpan<T>(in value), new Span<T>(ref value), ReducerOf<T>(op));
         return value;
     }
 
-    /// <summary>Allreduce with a user operator type, e.g. <c>world.Allreduce&lt;double, MaxAbs&gt;(local, result)</c>.</summary>
+    /// <summary>Allreduce with a user operator type, e.g. <c>world.Allreduce&lt;double, MaxAbs&gt;(local, result)</c> (MPI_Allreduce).</summary>
     public void Allreduce<T, TOp>(ReadOnlySpan<T> send, Span<T> receive) where T : unmanaged where TOp : IReduceOp<T> =>
         AllreduceCore(send, receive, UserReducer<T, TOp>.Instance);
 
-    /// <summary>Allreduce in place with a user operator type.</summary>
+    /// <summary>Allreduce in place with a user operator type (MPI_Allreduce).</summary>
     public void Allreduce<T, TOp>(Span<T> buffer) where T : unmanaged where TOp : IReduceOp<T> =>
         AllreduceCore(buffer, buffer, UserReducer<T, TOp>.Instance);
 
-    /// <summary>Allreduce of one value with a user operator type.</summary>
+    /// <summary>Allreduce of one value with a user operator type (MPI_Allreduce).</summary>
     public T Allreduce<T, TOp>(T value) where T : unmanaged where TOp : IReduceOp<T>
     {
         AllreduceCore(new ReadOnlySpan<T>(in value), new Span<T>(ref value), UserReducer<T, TOp>.Instance);
         return value;
     }
 
-    /// <summary>Allreduce with a lambda; pass <paramref name="commutative"/> false to get the rank-ordered fold.</summary>
+    /// <summary>Allreduce with a lambda; pass <paramref name="commutative"/> false to get the rank-ordered fold (MPI_Allreduce).</summary>
     public void Allreduce<T>(ReadOnlySpan<T> send, Span<T> receive, Func<T, T, T> op, bool commutative = true) where T : unmanaged =>
         AllreduceCore(send, receive, ReducerOf(op, commutative));
 
-    /// <summary>Allreduce in place with a lambda.</summary>
+    /// <summary>Allreduce in place with a lambda (MPI_Allreduce).</summary>
     public void Allreduce<T>(Span<T> buffer, Func<T, T, T> op, bool commutative = true) where T : unmanaged =>
         AllreduceCore(buffer, buffer, ReducerOf(op, commutative));
 
-    /// <summary>Allreduce of one value with a lambda.</summary>
+    /// <summary>Allreduce of one value with a lambda (MPI_Allreduce).</summary>
     public T Allreduce<T>(T value, Func<T, T, T> op, bool commutative = true) where T : unmanaged
     {
         AllreduceCore(new ReadOnlySpan<T>(in value), new Span<T>(ref value), ReducerOf(op, commutative));
@@ -530,15 +530,15 @@ public partial class Communicator
     public void ReduceScatter<T>(ReadOnlySpan<T> send, Span<T> receive, ReadOnlySpan<int> counts, Op op) where T : unmanaged =>
         ReduceScatterCore(send, receive, counts, ReducerOf<T>(op));
 
-    /// <summary>Reduce-scatter with a user operator type.</summary>
+    /// <summary>Reduce-scatter with a user operator type (MPI_Reduce_scatter).</summary>
     public void ReduceScatter<T, TOp>(ReadOnlySpan<T> send, Span<T> receive, ReadOnlySpan<int> counts) where T : unmanaged where TOp : IReduceOp<T> =>
         ReduceScatterCore(send, receive, counts, UserReducer<T, TOp>.Instance);
 
-    /// <summary>Reduce-scatter with a lambda.</summary>
+    /// <summary>Reduce-scatter with a lambda (MPI_Reduce_scatter).</summary>
     public void ReduceScatter<T>(ReadOnlySpan<T> send, Span<T> receive, ReadOnlySpan<int> counts, Func<T, T, T> op, bool commutative = true) where T : unmanaged =>
         ReduceScatterCore(send, receive, counts, ReducerOf(op, commutative));
 
-    /// <summary>Reduce-scatter in place: <paramref name="buffer"/> holds the whole input; this rank's block is left at its start.</summary>
+    /// <summary>Reduce-scatter in place: <paramref name="buffer"/> holds the whole input; this rank's block is left at its start (MPI_Reduce_scatter with MPI_IN_PLACE).</summary>
     public void ReduceScatterInPlace<T>(Span<T> buffer, ReadOnlySpan<int> counts, Op op) where T : unmanaged =>
         ReduceScatterCore(buffer, buffer, counts, ReducerOf<T>(op));
 
@@ -546,15 +546,15 @@ public partial class Communicator
     public void ReduceScatterBlock<T>(ReadOnlySpan<T> send, Span<T> receive, Op op) where T : unmanaged =>
         ReduceScatterBlockCore(send, receive, receive.Length, ReducerOf<T>(op));
 
-    /// <summary>Reduce-scatter-block with a user operator type.</summary>
+    /// <summary>Reduce-scatter-block with a user operator type (MPI_Reduce_scatter_block).</summary>
     public void ReduceScatterBlock<T, TOp>(ReadOnlySpan<T> send, Span<T> receive) where T : unmanaged where TOp : IReduceOp<T> =>
         ReduceScatterBlockCore(send, receive, receive.Length, UserReducer<T, TOp>.Instance);
 
-    /// <summary>Reduce-scatter-block with a lambda.</summary>
+    /// <summary>Reduce-scatter-block with a lambda (MPI_Reduce_scatter_block).</summary>
     public void ReduceScatterBlock<T>(ReadOnlySpan<T> send, Span<T> receive, Func<T, T, T> op, bool commutative = true) where T : unmanaged =>
         ReduceScatterBlockCore(send, receive, receive.Length, ReducerOf(op, commutative));
 
-    /// <summary>Reduce-scatter-block in place: <paramref name="buffer"/> holds Size blocks; the result block is left at its start.</summary>
+    /// <summary>Reduce-scatter-block in place: <paramref name="buffer"/> holds Size blocks; the result block is left at its start (MPI_Reduce_scatter_block with MPI_IN_PLACE).</summary>
     public void ReduceScatterBlockInPlace<T>(Span<T> buffer, Op op) where T : unmanaged
     {
         CheckBlocks(buffer.Length, nameof(buffer));
@@ -599,18 +599,18 @@ public partial class Communicator
     public void Scan<T>(ReadOnlySpan<T> send, Span<T> receive, Op op) where T : unmanaged =>
         ScanCore(send, receive, ReducerOf<T>(op), false);
 
-    /// <summary>Inclusive scan with a user operator type.</summary>
+    /// <summary>Inclusive scan with a user operator type (MPI_Scan).</summary>
     public void Scan<T, TOp>(ReadOnlySpan<T> send, Span<T> receive) where T : unmanaged where TOp : IReduceOp<T> =>
         ScanCore(send, receive, UserReducer<T, TOp>.Instance, false);
 
-    /// <summary>Inclusive scan with a lambda.</summary>
+    /// <summary>Inclusive scan with a lambda (MPI_Scan).</summary>
     public void Scan<T>(ReadOnlySpan<T> send, Span<T> receive, Func<T, T, T> op, bool commutative = true) where T : unmanaged =>
         ScanCore(send, receive, ReducerOf(op, commutative), false);
 
-    /// <summary>Inclusive scan in place.</summary>
+    /// <summary>Inclusive scan in place (MPI_Scan).</summary>
     public void Scan<T>(Span<T> buffer, Op op) where T : unmanaged => ScanCore(buffer, buffer, ReducerOf<T>(op), false);
 
-    /// <summary>Inclusive scan of one value per rank.</summary>
+    /// <summary>Inclusive scan of one value per rank (MPI_Scan).</summary>
     public T Scan<T>(T value, Op op) where T : unmanaged
     {
         ScanCore(new ReadOnlySpan<T>(in value), new Span<T>(ref value), ReducerOf<T>(op), false);
@@ -621,18 +621,18 @@ public partial class Communicator
     public void ExclusiveScan<T>(ReadOnlySpan<T> send, Span<T> receive, Op op) where T : unmanaged =>
         ScanCore(send, receive, ReducerOf<T>(op), true);
 
-    /// <summary>Exclusive scan with a user operator type.</summary>
+    /// <summary>Exclusive scan with a user operator type (MPI_Exscan).</summary>
     public void ExclusiveScan<T, TOp>(ReadOnlySpan<T> send, Span<T> receive) where T : unmanaged where TOp : IReduceOp<T> =>
         ScanCore(send, receive, UserReducer<T, TOp>.Instance, true);
 
-    /// <summary>Exclusive scan with a lambda.</summary>
+    /// <summary>Exclusive scan with a lambda (MPI_Exscan).</summary>
     public void ExclusiveScan<T>(ReadOnlySpan<T> send, Span<T> receive, Func<T, T, T> op, bool commutative = true) where T : unmanaged =>
         ScanCore(send, receive, ReducerOf(op, commutative), true);
 
-    /// <summary>Exclusive scan in place (rank 0's buffer is left unchanged).</summary>
+    /// <summary>Exclusive scan in place (rank 0's buffer is left unchanged) (MPI_Exscan).</summary>
     public void ExclusiveScan<T>(Span<T> buffer, Op op) where T : unmanaged => ScanCore(buffer, buffer, ReducerOf<T>(op), true);
 
-    /// <summary>Exclusive scan of one value per rank; rank 0 gets default.</summary>
+    /// <summary>Exclusive scan of one value per rank; rank 0 gets default (MPI_Exscan).</summary>
     public T ExclusiveScan<T>(T value, Op op) where T : unmanaged
     {
         T result = default;

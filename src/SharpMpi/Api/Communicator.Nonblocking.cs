@@ -103,7 +103,7 @@ public partial class Communicator
         where TSend : unmanaged where TReceive : unmanaged =>
         ISendReceive(Checked(sendBuffer), dest, sendTag, new Memory<TReceive>(receiveBuffer ?? throw new ArgumentNullException(nameof(receiveBuffer))), source, receiveTag);
 
-    /// <summary>Serializes <paramref name="value"/> now and starts sending it; the request completes when it is sent.</summary>
+    /// <summary>Serializes <paramref name="value"/> now and starts sending it; the request completes when it is sent (MPI_Isend of a serialized object).</summary>
     public unsafe Request ISendObject<T>(T value, int dest, int tag)
     {
         CheckDestination(dest);

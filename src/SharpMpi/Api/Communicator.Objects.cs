@@ -24,7 +24,7 @@ public partial class Communicator
             t_writer = w;
     }
 
-    /// <summary>Serializes <paramref name="value"/> and sends it as one message.</summary>
+    /// <summary>Serializes <paramref name="value"/> and sends it as one message (MPI_Send of a serialized object).</summary>
     public void SendObject<T>(T value, int dest, int tag)
     {
         CheckDestination(dest);
@@ -43,7 +43,7 @@ public partial class Communicator
         }
     }
 
-    /// <summary>Serializes <paramref name="value"/> and sends it synchronously (returns after the receiver matched).</summary>
+    /// <summary>Serializes <paramref name="value"/> and sends it synchronously (returns after the receiver matched) (MPI_Ssend of a serialized object).</summary>
     public void SendObjectSync<T>(T value, int dest, int tag)
     {
         CheckDestination(dest);
@@ -62,10 +62,10 @@ public partial class Communicator
         }
     }
 
-    /// <summary>Receives and deserializes one object message. The receive buffer is sized exactly at match time.</summary>
+    /// <summary>Receives and deserializes one object message. The receive buffer is sized exactly at match time (MPI_Mprobe and MPI_Mrecv).</summary>
     public T? ReceiveObject<T>(int source = AnySource, int tag = AnyTag) => ReceiveObject<T>(source, tag, out _);
 
-    /// <summary>Receives and deserializes one object message, with its status.</summary>
+    /// <summary>Receives and deserializes one object message, with its status (MPI_Mprobe and MPI_Mrecv).</summary>
     public T? ReceiveObject<T>(int source, int tag, out Status status)
     {
         CheckSource(source);

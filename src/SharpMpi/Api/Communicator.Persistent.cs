@@ -25,7 +25,7 @@ public partial class Communicator
     public PersistentRequest SendReadyInit<T>(T[] data, int dest, int tag) where T : unmanaged =>
         SendInitCore(Checked(data), dest, tag, SendMode.Ready);
 
-    /// <summary>Creates a persistent send in the given mode from memory.</summary>
+    /// <summary>Creates a persistent send in the given mode from memory (MPI_Send_init and its mode variants).</summary>
     public PersistentRequest SendInit<T>(ReadOnlyMemory<T> data, int dest, int tag, SendModeKind mode) where T : unmanaged =>
         SendInitCore(data, dest, tag, (SendMode)mode);
 

@@ -19,7 +19,7 @@ public partial class Communicator
     public void Send<T>(T[] data, int dest, int tag) where T : unmanaged =>
         SendCore(new ReadOnlySpan<T>(data ?? throw new ArgumentNullException(nameof(data))), dest, tag, SendMode.Standard);
 
-    /// <summary>Sends one value to rank <paramref name="dest"/>.</summary>
+    /// <summary>Sends one value to rank <paramref name="dest"/> (MPI_Send).</summary>
     public void Send<T>(T value, int dest, int tag) where T : unmanaged =>
         SendCore(new ReadOnlySpan<T>(in value), dest, tag, SendMode.Standard);
 
@@ -31,7 +31,7 @@ public partial class Communicator
     public void SendSync<T>(T[] data, int dest, int tag) where T : unmanaged =>
         SendCore(new ReadOnlySpan<T>(data ?? throw new ArgumentNullException(nameof(data))), dest, tag, SendMode.Synchronous);
 
-    /// <summary>Synchronous send of one value.</summary>
+    /// <summary>Synchronous send of one value (MPI_Ssend).</summary>
     public void SendSync<T>(T value, int dest, int tag) where T : unmanaged =>
         SendCore(new ReadOnlySpan<T>(in value), dest, tag, SendMode.Synchronous);
 
@@ -46,7 +46,7 @@ public partial class Communicator
     public void SendReady<T>(T[] data, int dest, int tag) where T : unmanaged =>
         SendCore(new ReadOnlySpan<T>(data ?? throw new ArgumentNullException(nameof(data))), dest, tag, SendMode.Ready);
 
-    /// <summary>Ready send of one value.</summary>
+    /// <summary>Ready send of one value (MPI_Rsend).</summary>
     public void SendReady<T>(T value, int dest, int tag) where T : unmanaged =>
         SendCore(new ReadOnlySpan<T>(in value), dest, tag, SendMode.Ready);
 
@@ -66,7 +66,7 @@ public partial class Communicator
     public void SendBuffered<T>(T[] data, int dest, int tag) where T : unmanaged =>
         SendBuffered(new ReadOnlySpan<T>(data ?? throw new ArgumentNullException(nameof(data))), dest, tag);
 
-    /// <summary>Buffered send of one value.</summary>
+    /// <summary>Buffered send of one value (MPI_Bsend).</summary>
     public void SendBuffered<T>(T value, int dest, int tag) where T : unmanaged =>
         SendBuffered(new ReadOnlySpan<T>(in value), dest, tag);
 
@@ -109,10 +109,10 @@ public partial class Communicator
     public Status Receive<T>(T[] buffer, int source, int tag) where T : unmanaged =>
         Receive(new Span<T>(buffer ?? throw new ArgumentNullException(nameof(buffer))), source, tag);
 
-    /// <summary>Receives one value.</summary>
+    /// <summary>Receives one value (MPI_Recv).</summary>
     public T Receive<T>(int source, int tag) where T : unmanaged => Receive<T>(source, tag, out _);
 
-    /// <summary>Receives one value and the message's status.</summary>
+    /// <summary>Receives one value and the message's status (MPI_Recv).</summary>
     public T Receive<T>(int source, int tag, out Status status) where T : unmanaged
     {
         T value = default;

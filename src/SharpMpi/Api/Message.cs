@@ -49,7 +49,7 @@ public sealed class Message
         return new Request(r);
     }
 
-    /// <summary>Receives and deserializes an object message.</summary>
+    /// <summary>Receives and deserializes an object message (MPI_Mprobe and MPI_Mrecv).</summary>
     public T? ReceiveObject<T>()
     {
         var m = Take();

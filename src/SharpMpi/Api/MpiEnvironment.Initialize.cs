@@ -50,7 +50,7 @@ public sealed partial class MpiEnvironment
         }
     }
 
-    /// <summary>Runs a synchronous <paramref name="main"/>; see <see cref="Run(string[], Func{Communicator, Task})"/>.</summary>
+    /// <summary>Runs a synchronous <paramref name="main"/>; see <see cref="Run(string[], Func{Communicator, Task})"/> (MPI_Init, then MPI_Finalize).</summary>
     public static int Run(string[] args, Action<Communicator> main)
     {
         ArgumentNullException.ThrowIfNull(main);

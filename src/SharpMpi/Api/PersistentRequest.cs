@@ -67,7 +67,7 @@ public sealed unsafe class PersistentRequest : IDisposable
             r.Start();
     }
 
-    /// <summary>Waits for the started operation and makes the request inactive (ready to start again).</summary>
+    /// <summary>Waits for the started operation and makes the request inactive (ready to start again) (MPI_Wait).</summary>
     public Status Wait()
     {
         var r = _active;
@@ -75,7 +75,7 @@ public sealed unsafe class PersistentRequest : IDisposable
         return r.Wait();
     }
 
-    /// <summary>True (and inactive again) when the started operation has completed.</summary>
+    /// <summary>True (and inactive again) when the started operation has completed (MPI_Test).</summary>
     public bool Test(out Status status)
     {
         if (!_active.Test(out status))
@@ -84,7 +84,7 @@ public sealed unsafe class PersistentRequest : IDisposable
         return true;
     }
 
-    /// <summary>Awaits the started operation.</summary>
+    /// <summary>Awaits the started operation (MPI_Wait without blocking a thread).</summary>
     public System.Runtime.CompilerServices.ValueTaskAwaiter<Status> GetAwaiter()
     {
         var r = _active;

@@ -46,7 +46,7 @@ public readonly struct Request
         return _core.Engine.WaitAndRelease(_core);
     }
 
-    /// <summary>Blocks until the operation completes or <paramref name="cancellationToken"/> fires.</summary>
+    /// <summary>Blocks until the operation completes or <paramref name="cancellationToken"/> fires (MPI_Wait).</summary>
     /// <exception cref="OperationCanceledException">The token fired first; the operation is still in flight.</exception>
     public Status Wait(CancellationToken cancellationToken)
     {
@@ -118,7 +118,7 @@ public readonly struct Request
     /// <summary>The request as a <see cref="Task{Status}"/>.</summary>
     public Task<Status> AsTask() => AsValueTask().AsTask();
 
-    /// <summary>Lets <c>await request</c> work.</summary>
+    /// <summary>Lets <c>await request</c> work (MPI_Wait without blocking a thread).</summary>
     public ValueTaskAwaiter<Status> GetAwaiter() => AsValueTask().GetAwaiter();
 
     // ------------------------------------------------------------------ many requests
