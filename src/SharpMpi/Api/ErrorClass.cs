@@ -45,6 +45,20 @@ public enum ErrorClass
     Pending = 19,
     /// <summary>Memory exhausted, or a user buffer (attached send buffer) is too small.</summary>
     NoMem = 34,
+    /// <summary>Memory cannot be attached to a dynamic window (MPI_ERR_RMA_ATTACH).</summary>
+    RmaAttach = 46,
+    /// <summary>Conflicting accesses to a window (MPI_ERR_RMA_CONFLICT).</summary>
+    RmaConflict = 47,
+    /// <summary>Target memory is not part of the window, or not attached to a dynamic window (MPI_ERR_RMA_RANGE).</summary>
+    RmaRange = 48,
+    /// <summary>Memory cannot be shared (MPI_ERR_RMA_SHARED).</summary>
+    RmaShared = 49,
+    /// <summary>An RMA call outside an access epoch, or wrong synchronization (MPI_ERR_RMA_SYNC).</summary>
+    RmaSync = 50,
+    /// <summary>Invalid window (MPI_ERR_WIN).</summary>
+    Win = 56,
+    /// <summary>The window's flavor does not support the call (MPI_ERR_RMA_FLAVOR).</summary>
+    RmaFlavor = 57,
     /// <summary>Operation not supported.</summary>
     Unsupported = 43,
     /// <summary>A process involved in the operation has failed.</summary>

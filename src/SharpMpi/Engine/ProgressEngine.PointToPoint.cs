@@ -461,6 +461,8 @@ internal sealed unsafe partial class ProgressEngine
         switch (header.Kind)
         {
             case FrameKind.Eager:
+                if (TryDispatchActiveMessage(peer, header, payload)) // RMA hook, see ProgressEngine.ActiveMessages.cs
+                    break;
                 OnEager(peer, header, payload);
                 break;
             case FrameKind.Rts:

@@ -114,7 +114,7 @@ internal static class TcpAddresses
 }
 
 /// <summary>
-/// A UDP socket connected to itself: a background thread puts it in its <see cref="Socket.Select"/> set and
+/// A UDP socket connected to itself: a background thread puts it in its <c>Socket.Select</c> set and
 /// another thread <see cref="Poke"/>s it to make that select return.
 /// </summary>
 internal sealed class WakeSocket : IDisposable

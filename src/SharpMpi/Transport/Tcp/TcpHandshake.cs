@@ -131,6 +131,13 @@ internal static class TcpHandshake
     /// a <see cref="Stopwatch"/> timestamp) and runs the connector side of the handshake. Returns a
     /// non-blocking socket with NoDelay set, ready for frames.
     /// </summary>
+    /// <param name="endpoint">The peer's listening address.</param>
+    /// <param name="selfRank">This rank.</param>
+    /// <param name="peerRank">The rank expected at <paramref name="endpoint"/>.</param>
+    /// <param name="jobId">The job both must belong to.</param>
+    /// <param name="secret">The job's secret, the HMAC key.</param>
+    /// <param name="handshakeTimeout">How long the handshake itself may take.</param>
+    /// <param name="deadline">Until when refused connections are retried.</param>
     /// <param name="transcript">When not null, receives every byte this side sent (tests replay it).</param>
     /// <exception cref="IOException">The peer could not be reached in time or failed the handshake.</exception>
     public static Socket Connect(IPEndPoint endpoint, int selfRank, int peerRank, string jobId, byte[] secret,

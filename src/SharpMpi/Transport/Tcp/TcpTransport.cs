@@ -17,7 +17,7 @@ namespace SharpMpi.Transport.Tcp;
 /// engine lock) and is the only one that reads or writes the peer sockets. The accept thread
 /// ("sharpmpi-tcp-accept-R") accepts connections and runs the acceptor side of the handshake, non-blocking,
 /// for any number of connections at once; strangers are rejected and logged. The poller thread
-/// ("sharpmpi-tcp-poll-R") blocks in <see cref="Socket.Select"/> and, when a peer socket is readable (or
+/// ("sharpmpi-tcp-poll-R") blocks in <c>Socket.Select</c> and, when a peer socket is readable (or
 /// writable while bytes wait to be sent), sets a flag, rings the doorbell and parks until the engine is about
 /// to sleep again (<see cref="HasPendingInput"/> returned false) or, with many peers, until
 /// <see cref="Poll"/> consumed the flag — so it never spins while the engine is busy.</para>
