@@ -8,6 +8,7 @@ using SharpMpi.Run;
 var root = new RootCommand("SharpMPI launcher: run MPI programs written with SharpMPI")
 {
     RunCommand.Create(),
+    BenchCommand.Create(),
 };
 
 ParseResult parseResult = root.Parse(args);
