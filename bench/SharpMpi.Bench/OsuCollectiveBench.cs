@@ -28,7 +28,7 @@ internal static class OsuCollectiveBench
             if (name != "barrier")
                 Console.WriteLine(floats ? "# Datatype: MPI_FLOAT." : "# Datatype: MPI_CHAR.");
             string header = name == "barrier"
-                ? string.Create(CultureInfo.InvariantCulture, $"{"# Avg Latency(us)",20}")
+                ? string.Create(CultureInfo.InvariantCulture, $"{"# Avg Latency(us)",-20}")
                 : string.Create(CultureInfo.InvariantCulture, $"{"# Size",-10}{"Avg Latency(us)",20}");
             if (o.Full)
                 header += string.Create(CultureInfo.InvariantCulture, $"{"Min Latency(us)",20}{"Max Latency(us)",20}{"Iterations",12}");
