@@ -2,71 +2,114 @@ using System.Globalization;
 
 namespace SharpMpi.Bench;
 
-/// <summary>OSU micro-benchmarks for two ranks: latency (ping-pong), bw (windowed), bibw.</summary>
+/// <summary>OSU point-to-point micro-benchmarks: latency (ping-pong), bw (windowed), bibw, multi-lat.</summary>
 internal static class PointToPointBench
 {
     private const int Tag = 1;
 
-    /// <summary>Lines ranks 0 and 1 up before a timed section.</summary>
-    private static void Sync(Communicator world)
+    /// <summary>OSU's header and row formats: <c>"%-10s%20s"</c> and <c>"%-10d%20.2f"</c>.</summary>
+    internal static string Header(string column) => string.Create(CultureInfo.InvariantCulture, $"{"# Size",-10}{column,20}");
+
+    internal static string Row(long size, double value) => string.Create(CultureInfo.InvariantCulture, $"{size,-10}{value,20:F2}");
+
+    private static void RequireRanks(Communicator world, int minimum, string verb)
     {
-        if (world.Rank > 1)
-            return;
-        int other = 1 - world.Rank;
-        world.SendReceive(ReadOnlySpan<byte>.Empty, other, 99, Span<byte>.Empty, other, 99);
+        if (world.Size < minimum)
+            throw new BenchUsageException($"{verb} needs at least {minimum} ranks (got {world.Size})");
     }
 
-    public static void Latency(Communicator world, BenchOptions o)
+    public static void Latency(Communicator world, OsuOptions o, BenchResults results)
     {
+        RequireRanks(world, 2, o.Verb);
         if (world.Rank == 0)
         {
             Console.WriteLine("# OSU MPI Latency Test (SharpMPI)");
-            Console.WriteLine("# Size          Latency (us)");
+            Console.WriteLine("# Datatype: MPI_CHAR.");
+            Console.WriteLine(Header("Latency (us)"));
         }
         var buffer = GC.AllocateArray<byte>((int)Math.Max(1, o.MaxSize), pinned: true);
         foreach (long size in o.Sizes())
         {
             var (iters, warmup) = o.IterationsFor(size, bandwidth: false);
-            var span = buffer.AsSpan(0, (int)size);
-            Sync(world);
-            double t0 = 0;
-            for (int i = 0; i < iters + warmup; i++)
-            {
-                if (i == warmup)
-                    t0 = MpiEnvironment.WTime();
-                if (world.Rank == 0)
-                {
-                    world.Send((ReadOnlySpan<byte>)span, 1, Tag);
-                    world.Receive(span, 1, Tag);
-                }
-                else if (world.Rank == 1)
-                {
-                    world.Receive(span, 0, Tag);
-                    world.Send((ReadOnlySpan<byte>)span, 0, Tag);
-                }
-            }
-            double latency = (MpiEnvironment.WTime() - t0) * 1e6 / (2.0 * iters);
+            double latency = PingPong(world, buffer.AsSpan(0, (int)size), 0, 1, iters, warmup);
             if (world.Rank == 0)
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{size,-10}{latency,18:F2}"));
+            {
+                Console.WriteLine(Row(size, latency));
+                results.Add(new OsuRow(size, latency));
+            }
         }
     }
 
-    public static void Bandwidth(Communicator world, BenchOptions o, bool bidirectional)
+    /// <summary>Ping-pong between <paramref name="a"/> and <paramref name="b"/> after a barrier; one-way latency in us at <paramref name="a"/>.</summary>
+    private static double PingPong(Communicator world, Span<byte> span, int a, int b, int iters, int warmup)
     {
+        world.Barrier();
+        double t0 = 0;
+        int rank = world.Rank;
+        for (int i = 0; i < iters + warmup; i++)
+        {
+            if (i == warmup)
+                t0 = MpiEnvironment.WTime();
+            if (rank == a)
+            {
+                world.Send((ReadOnlySpan<byte>)span, b, Tag);
+                world.Receive(span, b, Tag);
+            }
+            else if (rank == b)
+            {
+                world.Receive(span, a, Tag);
+                world.Send((ReadOnlySpan<byte>)span, a, Tag);
+            }
+        }
+        return (MpiEnvironment.WTime() - t0) * 1e6 / (2.0 * iters);
+    }
+
+    /// <summary>osu_multi_lat: pairs (i, i + n/2) ping-pong at once; the average of the senders' latencies.</summary>
+    public static void MultiLatency(Communicator world, OsuOptions o, BenchResults results)
+    {
+        RequireRanks(world, 2, o.Verb);
+        if (world.Size % 2 != 0)
+            throw new BenchUsageException($"multi-lat needs an even number of ranks (got {world.Size})");
+        int half = world.Size / 2;
+        int a = world.Rank < half ? world.Rank : world.Rank - half, b = a + half;
+        if (world.Rank == 0)
+        {
+            Console.WriteLine("# OSU MPI Multi Latency Test (SharpMPI)");
+            Console.WriteLine(Header("Latency (us)"));
+        }
+        var buffer = GC.AllocateArray<byte>((int)Math.Max(1, o.MaxSize), pinned: true);
+        foreach (long size in o.Sizes())
+        {
+            var (iters, warmup) = o.IterationsFor(size, bandwidth: false);
+            double latency = PingPong(world, buffer.AsSpan(0, (int)size), a, b, iters, warmup);
+            double sum = world.Allreduce(world.Rank < half ? latency : 0.0, Op.Sum);
+            if (world.Rank == 0)
+            {
+                Console.WriteLine(Row(size, sum / half));
+                results.Add(new OsuRow(size, sum / half));
+            }
+        }
+    }
+
+    public static void Bandwidth(Communicator world, OsuOptions o, bool bidirectional, BenchResults results)
+    {
+        RequireRanks(world, 2, o.Verb);
+        results.Unit = "MB/s";
         if (world.Rank == 0)
         {
             Console.WriteLine(bidirectional ? "# OSU MPI Bi-Directional Bandwidth Test (SharpMPI)" : "# OSU MPI Bandwidth Test (SharpMPI)");
-            Console.WriteLine("# Size      Bandwidth (MB/s)");
+            Console.WriteLine("# Datatype: MPI_CHAR.");
+            Console.WriteLine(Header("Bandwidth (MB/s)"));
         }
         int window = o.Window;
         var send = GC.AllocateArray<byte>((int)Math.Max(1, o.MaxSize), pinned: true);
-        var recv = GC.AllocateArray<byte>((int)Math.Max(1, o.MaxSize) * Math.Min(window, 1), pinned: true);
+        var recv = GC.AllocateArray<byte>((int)Math.Max(1, o.MaxSize), pinned: true);
         var requests = new Request[window * 2];
         var ack = new byte[1];
         foreach (long size in o.Sizes())
         {
             var (iters, warmup) = o.IterationsFor(size, bandwidth: true);
-            Sync(world);
+            world.Barrier();
             double t0 = 0;
             var sendMem = send.AsMemory(0, (int)size);
             var recvMem = recv.AsMemory(0, (int)size);
@@ -104,7 +147,10 @@ internal static class PointToPointBench
             double seconds = MpiEnvironment.WTime() - t0;
             double bytes = (double)size * window * iters * (bidirectional ? 2 : 1);
             if (world.Rank == 0)
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{size,-10}{bytes / seconds / 1e6,18:F2}"));
+            {
+                Console.WriteLine(Row(size, bytes / seconds / 1e6));
+                results.Add(new OsuRow(size, bytes / seconds / 1e6));
+            }
         }
     }
 }

@@ -45,18 +45,15 @@ int main(int argc, char **argv)
     MPI_Request *req = malloc(sizeof(MPI_Request) * 2 * window);
     char ack = 0;
     if (rank == 0) {
-        if (!bandwidth) printf("# OSU MPI Latency Test (native)\n# Size          Latency (us)\n");
-        else printf("# OSU MPI %sBandwidth Test (native)\n# Size      Bandwidth (MB/s)\n", bidir ? "Bi-Directional " : "");
+        if (!bandwidth) printf("# OSU MPI Latency Test (native)\n# Datatype: MPI_CHAR.\n%-10s%20s\n", "# Size", "Latency (us)");
+        else printf("# OSU MPI %sBandwidth Test (native)\n# Datatype: MPI_CHAR.\n%-10s%20s\n", bidir ? "Bi-Directional " : "", "# Size", "Bandwidth (MB/s)");
     }
     for (long sz = minsz; sz <= maxsz; sz = sz == 0 ? 1 : sz * 2) {
         if (sz == 0 && minsz > 0) continue;
         int iters = iterations > 0 ? iterations : bandwidth ? (sz > 8192 ? 20 : 100) : (sz > 8192 ? 1000 : 10000);
         int warm = warmup >= 0 ? warmup : bandwidth ? (sz > 8192 ? 2 : 10) : (sz > 8192 ? 100 : 1000);
         double t0 = 0;
-        if (rank < 2) {
-            int other = 1 - rank;
-            MPI_Sendrecv(NULL, 0, MPI_CHAR, other, 99, NULL, 0, MPI_CHAR, other, 99, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        }
+        MPI_Barrier(MPI_COMM_WORLD);
         for (int i = 0; i < iters + warm; i++) {
             if (i == warm) t0 = MPI_Wtime();
             if (!bandwidth) {
@@ -80,8 +77,8 @@ int main(int argc, char **argv)
         }
         double secs = MPI_Wtime() - t0;
         if (rank == 0) {
-            if (!bandwidth) printf("%-10ld%18.2f\n", sz, secs * 1e6 / (2.0 * iters));
-            else printf("%-10ld%18.2f\n", sz, (double)sz * window * iters * (bidir ? 2 : 1) / secs / 1e6);
+            if (!bandwidth) printf("%-10ld%20.2f\n", sz, secs * 1e6 / (2.0 * iters));
+            else printf("%-10ld%20.2f\n", sz, (double)sz * window * iters * (bidir ? 2 : 1) / secs / 1e6);
             fflush(stdout);
         }
     }

@@ -9,6 +9,7 @@ var root = new RootCommand("SharpMPI launcher: run MPI programs written with Sha
 {
     RunCommand.Create(),
     AgentCommand.Create(),
+    BenchCommand.Create(),
 };
 
 ParseResult parseResult = root.Parse(args);
