@@ -64,6 +64,7 @@ internal static class ProcessBootstrap
             var engine = new ProgressEngine(info.Rank, routes, doorbell, WaitPolicy.ForLocalRanks(info.LocalSize));
             if (Environment.GetEnvironmentVariable("SHARPMPI_ASYNC_PROGRESS") == "1")
                 engine.EnableAsyncProgress();
+            Diagnostics.RankDiagnostics.Attach(engine, kvs, info.Rank);
             var environment = new MpiEnvironment(engine, info.Rank, info.Size, Environment.MachineName, new LauncherJobControl(kvs))
             {
                 NodeOfWorldRank = nodes,
