@@ -29,6 +29,7 @@ internal sealed class JobLauncher
     private readonly OutputSink _sink;
     private readonly Channel<JobEvent> _events = Channel.CreateUnbounded<JobEvent>();
     private readonly List<RankProcess> _ranks = [];
+    private Diagnostics.JobDiagnostics? _diagnostics;
     private bool _terminating;
     private int _exitCode = ExitCodes.Success;
 
@@ -59,6 +60,8 @@ internal sealed class JobLauncher
         await using var kvs = new KvsServer(KvsBindAddress(), _options.Ranks, secret);
         kvs.Aborted += (rank, code, message) => _events.Writer.TryWrite(new JobEvent.Abort(rank, code, message));
         kvs.Rejected += message => Verbose(message);
+        using var diagnostics = _diagnostics = Diagnostics.JobDiagnostics.Start(_options.Diagnostics, _options.Ranks, kvs,
+            report => _events.Writer.TryWrite(new JobEvent.Deadlock(report)), _sink.Message);
         kvs.Start();
 
         using var signals = new SignalForwarder(signal => _events.Writer.TryWrite(new JobEvent.Signal(signal)));
@@ -87,6 +90,7 @@ internal sealed class JobLauncher
         finally
         {
             await CleanUpAsync(jobId).ConfigureAwait(false);
+            diagnostics.Finish(string.Join(' ', [_options.Program, .. _options.Arguments]));
         }
         return _exitCode;
     }
@@ -114,6 +118,7 @@ internal sealed class JobLauncher
                 new(LaunchInfo.JobIdVariable, jobId),
                 new(LaunchInfo.SecretVariable, secret),
             };
+            environment.AddRange(_diagnostics?.RankEnvironment ?? []);
             RankProcess process;
             try
             {
@@ -149,6 +154,7 @@ internal sealed class JobLauncher
             {
                 case JobEvent.RankExited(RankProcess rank, int code):
                     exited++;
+                    _diagnostics?.RankExited(rank.Rank);
                     if (code != 0 && !_terminating)
                     {
                         _sink.Message(Signals.FromExitCode(code) is int signal
@@ -165,6 +171,16 @@ internal sealed class JobLauncher
                         _sink.Message($"sharpmpi: rank {rank} aborted: {message}");
                         // An exit status holds 8 bits; MPI_Abort's errorcode is passed on like Open MPI does.
                         _exitCode = code & 0xFF;
+                        BeginTermination(Signals.Terminate);
+                    }
+                    break;
+
+                case JobEvent.Deadlock(IReadOnlyList<string> report):
+                    if (!_terminating)
+                    {
+                        foreach (string line in report)
+                            _sink.Message(line);
+                        _exitCode = Diagnostics.JobDiagnostics.DeadlockExitCode;
                         BeginTermination(Signals.Terminate);
                     }
                     break;
@@ -266,6 +282,8 @@ internal sealed class JobLauncher
         public sealed record Abort(int Rank, int Code, string Message) : JobEvent;
 
         public sealed record Timeout : JobEvent;
+
+        public sealed record Deadlock(IReadOnlyList<string> Report) : JobEvent;
 
         public sealed record Signal(int Number) : JobEvent;
 

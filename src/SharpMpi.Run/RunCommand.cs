@@ -81,6 +81,7 @@ internal static class RunCommand
         {
             s_ranks, s_exports, s_genv, s_tagOutput, s_timeout, s_oversubscribe, s_outputFilename, s_bindTo, s_mapBy, s_verbose, s_program,
         };
+        Diagnostics.DiagnosticsOptions.AddTo(command);
         command.SetAction((parseResult, cancellationToken) => JobLauncher.RunAsync(ToOptions(parseResult), cancellationToken));
         return command;
     }
@@ -160,7 +161,10 @@ internal static class RunCommand
             BindToCore: parseResult.GetValue(s_bindTo) == "core",
             Verbose: verbose,
             Program: program[0],
-            Arguments: program[1..]);
+            Arguments: program[1..])
+        {
+            Diagnostics = Diagnostics.DiagnosticsOptions.Read(parseResult),
+        };
     }
 
     private static void CheckVariableName(string name, string option)

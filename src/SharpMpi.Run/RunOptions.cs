@@ -19,4 +19,8 @@ internal sealed record RunOptions(
     bool BindToCore,
     bool Verbose,
     string Program,
-    IReadOnlyList<string> Arguments);
+    IReadOnlyList<string> Arguments)
+{
+    /// <summary>Tracing, profiling and deadlock detection (--trace, --profile, --deadlock-timeout).</summary>
+    public Diagnostics.JobDiagnosticsOptions Diagnostics { get; init; } = Run.Diagnostics.JobDiagnosticsOptions.Default;
+}
