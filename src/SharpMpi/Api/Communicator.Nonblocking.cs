@@ -183,8 +183,10 @@ public partial class Communicator
         CheckSendTag(tag);
         if (dest == ProcNull)
             return new Request(Engine.CompletedRequest(ProcNullStatus));
-        var scope = CallScope.Begin(Engine.Recorder, mode switch { SendMode.Synchronous => "ISendSync", SendMode.Ready => "ISendReady", _ => "ISend" },
-            this, dest, tag, (long)data.Length * sizeof(T), WorldRankOf(dest));
+        var scope = Engine.Recorder is { } recorder
+            ? CallScope.Begin(recorder, mode switch { SendMode.Synchronous => "ISendSync", SendMode.Ready => "ISendReady", _ => "ISend" },
+                this, dest, tag, (long)data.Length * sizeof(T), WorldRankOf(dest))
+            : default;
         var pin = data.Pin();
         var core = Engine.StartSend(P2PContext, Rank, tag, WorldRankOf(dest), (byte*)pin.Pointer,
             (long)data.Length * sizeof(T), mode, pin, hasPin: true);

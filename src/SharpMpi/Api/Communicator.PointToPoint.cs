@@ -59,7 +59,7 @@ public partial class Communicator
         if (dest == ProcNull)
             return;
         var bytes = MemoryMarshal.AsBytes(data);
-        var scope = CallScope.Begin(Engine.Recorder, "SendBuffered", this, dest, tag, bytes.Length, WorldRankOf(dest));
+        var scope = Engine.Recorder is { } recorder ? CallScope.Begin(recorder, "SendBuffered", this, dest, tag, bytes.Length, WorldRankOf(dest)) : default;
         Environment.BufferedSends.Reserve(bytes.Length);
         Engine.StartBufferedSend(P2PContext, Rank, tag, WorldRankOf(dest), bytes, Environment.BufferedSends);
         scope.EndEagerSend();
@@ -82,8 +82,10 @@ public partial class Communicator
         fixed (T* p = data)
         {
             long length = (long)data.Length * sizeof(T);
-            var scope = CallScope.Begin(Engine.Recorder, mode switch { SendMode.Synchronous => "SendSync", SendMode.Ready => "SendReady", _ => "Send" },
-                this, dest, tag, length, WorldRankOf(dest));
+            var scope = Engine.Recorder is { } recorder
+                ? CallScope.Begin(recorder, mode switch { SendMode.Synchronous => "SendSync", SendMode.Ready => "SendReady", _ => "Send" },
+                    this, dest, tag, length, WorldRankOf(dest))
+                : default;
             if (mode == SendMode.Standard && Engine.TrySendEagerNow(P2PContext, Rank, tag, WorldRankOf(dest), (byte*)p, length))
             {
                 scope.EndEagerSend();
@@ -149,8 +151,9 @@ public partial class Communicator
         fixed (TReceive* rp = receiveBuffer)
         fixed (TSend* sp = sendBuffer)
         {
-            var scope = CallScope.Begin(Engine.Recorder, "SendReceive", this, dest, sendTag, (long)sendBuffer.Length * sizeof(TSend),
-                dest == ProcNull ? -1 : WorldRankOf(dest));
+            var scope = Engine.Recorder is { } recorder
+                ? CallScope.Begin(recorder, "SendReceive", this, dest, sendTag, (long)sendBuffer.Length * sizeof(TSend), dest == ProcNull ? -1 : WorldRankOf(dest))
+                : default;
             RequestCore? recv = source == ProcNull ? null
                 : Engine.StartReceive(P2PContext, source, receiveTag, (byte*)rp, (long)receiveBuffer.Length * sizeof(TReceive));
             RequestCore? send = dest == ProcNull ? null
