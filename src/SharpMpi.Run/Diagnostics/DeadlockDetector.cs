@@ -59,10 +59,30 @@ internal sealed class DeadlockDetector(int size, TimeSpan timeout)
                 if (_states[r] is null)
                     return null;
             }
-            if (!anyLive || Stopwatch.GetElapsedTime(_lastChange) < timeout)
+            if (!anyLive || Stopwatch.GetElapsedTime(_lastChange) < timeout || AnyTransferUnderWay())
                 return null;
             return Describe();
         }
+    }
+
+    // A blocked send whose receiver is blocked in a receive that matches it is a message being moved (a
+    // multi-gigabyte rendezvous can take longer than the timeout), not a deadlock: the pair will complete.
+    private bool AnyTransferUnderWay()
+    {
+        for (int sender = 0; sender < size; sender++)
+        {
+            if (_states[sender] is not { } s || !IsSend(s) || (uint)s.PeerWorld >= (uint)size)
+                continue;
+            if (_states[s.PeerWorld] is { } r && IsReceive(r) && r.Context == s.Context
+                && (r.PeerWorld == sender || r.PeerWorld == -1) && (r.Tag == s.Tag || r.Tag == -1))
+            {
+                return true;
+            }
+        }
+        return false;
+
+        static bool IsSend(BlockedState b) => b.Call.StartsWith("Send", StringComparison.Ordinal);
+        static bool IsReceive(BlockedState b) => b.Call is "Receive" or "Probe";
     }
 
     private List<string> Describe()
