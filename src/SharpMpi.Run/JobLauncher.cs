@@ -30,6 +30,7 @@ internal sealed class JobLauncher
     private readonly Channel<JobEvent> _events = Channel.CreateUnbounded<JobEvent>();
     private readonly List<IRank> _ranks = [];
     private readonly List<RemoteHost> _remoteHosts = [];
+    private Diagnostics.JobDiagnostics? _diagnostics;
     private bool _terminating;
     private int _exitCode = ExitCodes.Success;
 
@@ -62,6 +63,8 @@ internal sealed class JobLauncher
         await using var kvs = new KvsServer(bindAddress, _options.Ranks, secret);
         kvs.Aborted += (rank, code, message) => _events.Writer.TryWrite(new JobEvent.Abort(rank, code, message));
         kvs.Rejected += message => Verbose(message);
+        using var diagnostics = _diagnostics = Diagnostics.JobDiagnostics.Start(_options.Diagnostics, _options.Ranks, kvs,
+            report => _events.Writer.TryWrite(new JobEvent.Deadlock(report)), _sink.Message);
         kvs.Start();
 
         using var signals = new SignalForwarder(signal => _events.Writer.TryWrite(new JobEvent.Signal(signal)));
@@ -95,6 +98,7 @@ internal sealed class JobLauncher
         finally
         {
             await CleanUpAsync(jobId).ConfigureAwait(false);
+            diagnostics.Finish(string.Join(' ', [_options.Program, .. _options.Arguments]));
         }
         return _exitCode;
     }
@@ -145,6 +149,7 @@ internal sealed class JobLauncher
                 new(LaunchInfo.JobIdVariable, jobId),
                 new(LaunchInfo.SecretVariable, secret),
             };
+            environment.AddRange(_diagnostics?.RankEnvironment ?? []);
             RankProcess process;
             try
             {
@@ -229,6 +234,7 @@ internal sealed class JobLauncher
             {
                 case JobEvent.RankExited(IRank rank, int code):
                     exited++;
+                    _diagnostics?.RankExited(rank.Rank);
                     if (code != 0 && !_terminating)
                     {
                         _sink.Message(Signals.FromExitCode(code) is int signal
@@ -245,6 +251,16 @@ internal sealed class JobLauncher
                         _sink.Message($"sharpmpi: rank {rank} aborted: {message}");
                         // An exit status holds 8 bits; MPI_Abort's errorcode is passed on like Open MPI does.
                         _exitCode = code & 0xFF;
+                        BeginTermination(Signals.Terminate);
+                    }
+                    break;
+
+                case JobEvent.Deadlock(IReadOnlyList<string> report):
+                    if (!_terminating)
+                    {
+                        foreach (string line in report)
+                            _sink.Message(line);
+                        _exitCode = Diagnostics.JobDiagnostics.DeadlockExitCode;
                         BeginTermination(Signals.Terminate);
                     }
                     break;
@@ -348,6 +364,8 @@ internal sealed class JobLauncher
         public sealed record Abort(int Rank, int Code, string Message) : JobEvent;
 
         public sealed record Timeout : JobEvent;
+
+        public sealed record Deadlock(IReadOnlyList<string> Report) : JobEvent;
 
         public sealed record Signal(int Number) : JobEvent;
 

@@ -43,6 +43,9 @@ internal sealed class KvsServer : IAsyncDisposable
     /// <summary>A rank asked to abort the job: (rank, exit code, message). Raised on a pool thread.</summary>
     public event Action<int, int, string>? Aborted;
 
+    /// <summary>A rank reported what it is blocked in, or "" when it no longer is: (rank, state). Raised on a pool thread.</summary>
+    public event Action<int, string>? BlockedChanged;
+
     /// <summary>A connection was refused (wrong secret, bad rank, garbage): a line for --verbose. Raised on a pool thread.</summary>
     public event Action<string>? Rejected;
 
@@ -199,6 +202,9 @@ internal sealed class KvsServer : IAsyncDisposable
                 Aborted?.Invoke(rank, code, request.Fields.Length > 1 ? request.Fields[1] : "");
                 return (KvsOp.Ok, []);
             case KvsOp.Finalize:
+                return (KvsOp.Ok, []);
+            case KvsOp.Blocked:
+                BlockedChanged?.Invoke(rank, request.Field(0));
                 return (KvsOp.Ok, []);
             default:
                 return (KvsOp.Error, [$"unknown request {(int)request.Op}"]);

@@ -117,6 +117,7 @@ internal static class RunCommand
             s_ranks, s_exports, s_genv, s_tagOutput, s_timeout, s_oversubscribe, s_outputFilename, s_bindTo, s_mapBy,
             s_hosts, s_hostfile, s_perNode, s_displayMap, s_launchAgent, s_kvsAddress, s_verbose, s_program,
         };
+        Diagnostics.DiagnosticsOptions.AddTo(command);
         command.SetAction((parseResult, cancellationToken) => JobLauncher.RunAsync(ToOptions(parseResult), cancellationToken));
         return command;
     }
@@ -214,7 +215,10 @@ internal static class RunCommand
             Arguments: program[1..],
             DisplayMap: parseResult.GetValue(s_displayMap),
             LaunchAgent: launchAgent,
-            KvsAddress: kvsAddress);
+            KvsAddress: kvsAddress)
+        {
+            Diagnostics = Diagnostics.DiagnosticsOptions.Read(parseResult),
+        };
     }
 
     // --host and --hostfile together use both lists (hosts from the file first); with neither, the

@@ -31,4 +31,7 @@ internal sealed record RunOptions(
 {
     /// <summary>Number of ranks (-n, or one per slot).</summary>
     public int Ranks => Placement.Size;
+
+    /// <summary>Tracing, profiling and deadlock detection (--trace, --profile, --deadlock-timeout).</summary>
+    public Diagnostics.JobDiagnosticsOptions Diagnostics { get; init; } = Run.Diagnostics.JobDiagnosticsOptions.Default;
 }

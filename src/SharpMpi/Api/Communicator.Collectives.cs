@@ -15,10 +15,13 @@ public partial class Communicator
     /// <summary>Sequence number of the next collective call (every rank counts the same calls).</summary>
     internal int NextCollectiveSequence() => Interlocked.Increment(ref _collectiveSequence);
 
-    private CollectiveCall BeginCollective(bool isAsync = false)
+    private CollectiveCall BeginCollective(bool isAsync = false, [CallerMemberName] string name = "")
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return new CollectiveCall(this, isAsync);
+        var call = new CollectiveCall(this, isAsync);
+        if (Diagnostics.CollectiveTrace.IsOn(Engine))
+            Diagnostics.CollectiveTrace.Enter(this, name, Volatile.Read(ref _collectiveSequence), isAsync);
+        return call;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -26,6 +29,8 @@ public partial class Communicator
     {
         if ((uint)root >= (uint)Size)
             ThrowRank(root, name!);
+        if (Engine.Recorder is not null || Engine.BlockedReporter is not null)
+            Diagnostics.CollectiveTrace.PendingRoot = root + 1;
     }
 
     private static void CheckLength(long length, long needed, string name)

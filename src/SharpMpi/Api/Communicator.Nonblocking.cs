@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
+using SharpMpi.Diagnostics;
 using SharpMpi.Engine;
 
 namespace SharpMpi;
@@ -50,8 +51,11 @@ public partial class Communicator
         CheckReceiveTag(tag);
         if (source == ProcNull)
             return new Request(Engine.CompletedRequest(ProcNullStatus));
+        var scope = CallScope.Begin(Engine.Recorder, "IReceive", this, source, tag, (long)buffer.Length * sizeof(T));
         var pin = buffer.Pin();
-        return new Request(Engine.StartReceive(P2PContext, source, tag, (byte*)pin.Pointer, (long)buffer.Length * sizeof(T), pin, hasPin: true));
+        var request = new Request(Engine.StartReceive(P2PContext, source, tag, (byte*)pin.Pointer, (long)buffer.Length * sizeof(T), pin, hasPin: true));
+        scope.End();
+        return request;
     }
 
     /// <inheritdoc cref="IReceive{T}(Memory{T}, int, int)"/>
@@ -179,9 +183,15 @@ public partial class Communicator
         CheckSendTag(tag);
         if (dest == ProcNull)
             return new Request(Engine.CompletedRequest(ProcNullStatus));
+        var scope = Engine.Recorder is { } recorder
+            ? CallScope.Begin(recorder, mode switch { SendMode.Synchronous => "ISendSync", SendMode.Ready => "ISendReady", _ => "ISend" },
+                this, dest, tag, (long)data.Length * sizeof(T), WorldRankOf(dest))
+            : default;
         var pin = data.Pin();
-        return new Request(Engine.StartSend(P2PContext, Rank, tag, WorldRankOf(dest), (byte*)pin.Pointer,
-            (long)data.Length * sizeof(T), mode, pin, hasPin: true));
+        var core = Engine.StartSend(P2PContext, Rank, tag, WorldRankOf(dest), (byte*)pin.Pointer,
+            (long)data.Length * sizeof(T), mode, pin, hasPin: true);
+        scope.EndSend(core.FlowSeq);
+        return new Request(core);
     }
 
     private static ReadOnlyMemory<T> Checked<T>(T[] data) => data ?? throw new ArgumentNullException(nameof(data));

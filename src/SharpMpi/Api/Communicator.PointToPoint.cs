@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using SharpMpi.Diagnostics;
 using SharpMpi.Engine;
 
 namespace SharpMpi;
@@ -58,8 +59,10 @@ public partial class Communicator
         if (dest == ProcNull)
             return;
         var bytes = MemoryMarshal.AsBytes(data);
+        var scope = Engine.Recorder is { } recorder ? CallScope.Begin(recorder, "SendBuffered", this, dest, tag, bytes.Length, WorldRankOf(dest)) : default;
         Environment.BufferedSends.Reserve(bytes.Length);
         Engine.StartBufferedSend(P2PContext, Rank, tag, WorldRankOf(dest), bytes, Environment.BufferedSends);
+        scope.EndEagerSend();
     }
 
     /// <inheritdoc cref="SendBuffered{T}(ReadOnlySpan{T}, int, int)"/>
@@ -79,10 +82,19 @@ public partial class Communicator
         fixed (T* p = data)
         {
             long length = (long)data.Length * sizeof(T);
+            var scope = Engine.Recorder is { } recorder
+                ? CallScope.Begin(recorder, mode switch { SendMode.Synchronous => "SendSync", SendMode.Ready => "SendReady", _ => "Send" },
+                    this, dest, tag, length, WorldRankOf(dest))
+                : default;
             if (mode == SendMode.Standard && Engine.TrySendEagerNow(P2PContext, Rank, tag, WorldRankOf(dest), (byte*)p, length))
+            {
+                scope.EndEagerSend();
                 return;
+            }
             var r = Engine.StartSend(P2PContext, Rank, tag, WorldRankOf(dest), (byte*)p, length, mode);
+            long sequence = r.FlowSeq;
             Engine.WaitAndRelease(r);
+            scope.EndSend(sequence);
         }
     }
 
@@ -100,8 +112,12 @@ public partial class Communicator
             return ProcNullStatus;
         fixed (T* p = buffer)
         {
+            var scope = CallScope.Begin(Engine.Recorder, "Receive", this, source, tag, (long)buffer.Length * sizeof(T));
             var r = Engine.StartReceive(P2PContext, source, tag, (byte*)p, (long)buffer.Length * sizeof(T));
-            return Engine.WaitAndRelease(r);
+            long sequence = Engine.FlowSequence(r, scope.Recorder);
+            var status = Engine.WaitAndRelease(r);
+            scope.End(status, sequence);
+            return status;
         }
     }
 
@@ -135,16 +151,21 @@ public partial class Communicator
         fixed (TReceive* rp = receiveBuffer)
         fixed (TSend* sp = sendBuffer)
         {
+            var scope = Engine.Recorder is { } recorder
+                ? CallScope.Begin(recorder, "SendReceive", this, dest, sendTag, (long)sendBuffer.Length * sizeof(TSend), dest == ProcNull ? -1 : WorldRankOf(dest))
+                : default;
             RequestCore? recv = source == ProcNull ? null
                 : Engine.StartReceive(P2PContext, source, receiveTag, (byte*)rp, (long)receiveBuffer.Length * sizeof(TReceive));
             RequestCore? send = dest == ProcNull ? null
                 : Engine.StartSend(P2PContext, Rank, sendTag, WorldRankOf(dest), (byte*)sp, (long)sendBuffer.Length * sizeof(TSend), SendMode.Standard);
             Status status = ProcNullStatus;
             Exception? error = null;
+            long sendSequence = send?.FlowSeq ?? -1, receiveSequence = -1;
             if (recv is not null)
             {
                 try
                 {
+                    receiveSequence = Engine.FlowSequence(recv, scope.Recorder);
                     status = Engine.WaitAndRelease(recv);
                 }
                 catch (MpiException e)
@@ -156,6 +177,7 @@ public partial class Communicator
                 Engine.WaitAndRelease(send);
             if (error is not null)
                 throw error;
+            scope.End(status, receiveSequence, sendSequence);
             return status;
         }
     }
@@ -194,8 +216,10 @@ public partial class Communicator
         CheckReceiveTag(tag);
         if (source == ProcNull)
             return ProcNullStatus;
+        var scope = CallScope.Begin(Engine.Recorder, "Probe", this, source, tag);
         var state = new ProbeState(this, source, tag);
         Engine.WaitUntil(static s => s.Comm.Engine.TryProbe(s.Comm.P2PContext, s.Source, s.Tag, out s.Box.Status), state);
+        scope.End();
         return state.Box.Status;
     }
 

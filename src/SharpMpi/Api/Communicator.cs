@@ -39,6 +39,7 @@ public partial class Communicator : IDisposable
         P2PContext = p2pContext;
         CollectiveContext = p2pContext + 1;
         Name = name;
+        Engine.RegisterCommunicator(this);
     }
 
     /// <summary>The environment this communicator belongs to.</summary>

@@ -96,6 +96,7 @@ public sealed partial class MpiEnvironment : IDisposable
     public void Abort(int errorCode = 1, string? message = null)
     {
         message ??= $"MPI_Abort called with error code {errorCode}";
+        SharpMpi.Diagnostics.RankDiagnostics.Finish(Engine, "abort");
         _jobControl.Abort(Rank, errorCode, message);
     }
 
@@ -131,7 +132,14 @@ public sealed partial class MpiEnvironment : IDisposable
         {
             if (Engine.AbortReason is null)
             {
+                // Named for the deadlock detector and the trace: a rank waiting here has left its program.
+                bool traced = SharpMpi.Diagnostics.CollectiveTrace.IsOn(Engine);
+                if (traced)
+                    SharpMpi.Diagnostics.CollectiveTrace.Enter(World, "Finalize", 0, isAsync: false);
                 DisseminationBarrier.Run(World);
+                if (traced)
+                    SharpMpi.Diagnostics.CollectiveTrace.Exit();
+                SharpMpi.Diagnostics.RankDiagnostics.Finish(Engine, "finalize");
                 _jobControl.Finalized();
             }
         }

@@ -43,6 +43,8 @@ public readonly struct Request
         if (_core is null)
             return default;
         Check();
+        if (_core.Engine.Recorder is { } recorder)
+            return Diagnostics.RequestTracing.Wait(recorder, _core, "Wait");
         return _core.Engine.WaitAndRelease(_core);
     }
 
@@ -76,7 +78,9 @@ public readonly struct Request
             status = default;
             return false;
         }
-        status = _core.Engine.WaitAndRelease(_core);
+        status = _core.Engine.Recorder is { } recorder
+            ? Diagnostics.RequestTracing.Wait(recorder, _core, "Test")
+            : _core.Engine.WaitAndRelease(_core);
         return true;
     }
 

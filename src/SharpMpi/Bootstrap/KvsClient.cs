@@ -87,6 +87,9 @@ internal sealed class KvsClient : IKeyValueStore, IDisposable
         Request(KvsOp.Abort, code.ToString(CultureInfo.InvariantCulture), message);
     }
 
+    /// <summary>Tells the launcher's deadlock detector what this rank is blocked in ("" = no longer blocked).</summary>
+    public void ReportBlocked(string state) => Request(KvsOp.Blocked, state);
+
     /// <summary>Tells the launcher this rank is leaving cleanly (MPI_Finalize); the connection may close after it.</summary>
     /// <remarks>Not named <c>Finalize</c>: in C# that name declares a finalizer (warning CS0465).</remarks>
     public void Goodbye()

@@ -21,6 +21,8 @@
 //                                                        to every Get after the fence
 //   Abort(code, message) → Ok()                          then the launcher terminates the whole job
 //   Finalize()           → Ok()                          the rank leaves cleanly; EOF after it is expected
+//   Blocked(state)       → Ok()                          the rank has been blocked in MPI for a while (state:
+//                                                        Diagnostics/BlockedState.cs), or is not any more ("")
 //   a request the server cannot serve → Error(message)
 //
 // Why not PMI's text lines: values here are arbitrary strings (addresses, base64 blobs) with spaces
@@ -46,6 +48,7 @@ internal enum KvsOp : byte
     Fence = 12,
     Abort = 13,
     Finalize = 14,
+    Blocked = 15,
 }
 
 /// <summary>One decoded KVS frame.</summary>

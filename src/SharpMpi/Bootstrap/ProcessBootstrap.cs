@@ -83,6 +83,7 @@ internal static class ProcessBootstrap
                 tcp.PeerFailed += engine.ReportPeerFailure;
             if (Environment.GetEnvironmentVariable("SHARPMPI_ASYNC_PROGRESS") == "1")
                 engine.EnableAsyncProgress();
+            Diagnostics.RankDiagnostics.Attach(engine, kvs as KvsClient, info.Rank);
             var environment = new MpiEnvironment(engine, info.Rank, info.Size, Environment.MachineName, info.JobControl)
             {
                 NodeOfWorldRank = nodes,

@@ -184,7 +184,17 @@ internal readonly struct CollectiveCall
     public static void Complete(ValueTask work)
     {
         if (work.IsCompletedSuccessfully)
+        {
+            Diagnostics.CollectiveTrace.Exit();
             return;
-        work.AsTask().GetAwaiter().GetResult();
+        }
+        try
+        {
+            work.AsTask().GetAwaiter().GetResult();
+        }
+        finally
+        {
+            Diagnostics.CollectiveTrace.Exit();
+        }
     }
 }

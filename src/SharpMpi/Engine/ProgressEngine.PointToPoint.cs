@@ -65,7 +65,13 @@ internal sealed unsafe partial class ProgressEngine
                 Tag = tag,
                 MessageLength = length,
             };
-            return transport.TrySend(destinationWorld, header, new ReadOnlySpan<byte>(buffer, (int)length));
+            bool sent = transport.TrySend(destinationWorld, header, new ReadOnlySpan<byte>(buffer, (int)length));
+            if (sent)
+            {
+                CountSent(transport, length);
+                Recorder?.NoteEagerSend(context, destinationWorld, tag);
+            }
+            return sent;
         }
     }
 
@@ -104,6 +110,9 @@ internal sealed unsafe partial class ProgressEngine
     private void PostSendLocked(RequestCore r)
     {
         var transport = _routes[r.PeerWorld];
+        CountSent(transport, r.Length);
+        if (Recorder is { } recorder)
+            r.FlowSeq = recorder.NextSend(r.Context, r.PeerWorld, r.Tag);
         var header = new FrameHeader
         {
             Context = r.Context,
@@ -327,6 +336,8 @@ internal sealed unsafe partial class ProgressEngine
 
     private void CompleteReceive(RequestCore r, int source, int tag, long messageLength)
     {
+        if (Recorder is { } recorder)
+            r.FlowSeq = recorder.NextReceive(r.Context, source, tag);
         if (messageLength > r.Length)
         {
             r.Fail(new MpiException(ErrorClass.Truncate,
@@ -501,6 +512,7 @@ internal sealed unsafe partial class ProgressEngine
 
     private void OnEager(int peer, in FrameHeader h, ReadOnlySpan<byte> payload)
     {
+        CountReceived(peer, h.MessageLength);
         var q = ContextQueues(h.Context);
         var r = q.TakePosted(h.Source, h.Tag);
         if (r is not null && r.Kind == RequestKind.MatchedProbe)
@@ -535,6 +547,7 @@ internal sealed unsafe partial class ProgressEngine
 
     private void OnRts(int peer, in FrameHeader h)
     {
+        CountReceived(peer, h.MessageLength);
         var q = ContextQueues(h.Context);
         var r = q.TakePosted(h.Source, h.Tag);
         if (r is not null && r.Kind == RequestKind.MatchedProbe)

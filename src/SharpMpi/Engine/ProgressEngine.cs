@@ -46,6 +46,7 @@ internal sealed unsafe partial class ProgressEngine : IFrameSink, IDisposable
         _outQueues = new OutQueue?[routes.Length];
         Doorbell = doorbell;
         _waitPolicy = waitPolicy;
+        MpiDiagnostics.Track(this);
     }
 
     public int WorldRank { get; }
@@ -184,18 +185,23 @@ internal sealed unsafe partial class ProgressEngine : IFrameSink, IDisposable
         if (done(state))
             return;
         long phaseStart = Stopwatch.GetTimestamp();
-        bool slept = false;
+        long waitStart = phaseStart;
+        bool slept = false, reported = false;
         while (true)
         {
             ThrowIfAborted();
             TryProgress();
             if (done(state))
+            {
+                WaitEnded(waitStart, reported);
                 return;
+            }
             if (slept)
             {
                 // Still waiting after a long sleep and a poll: is the partner alive at all?
                 slept = false;
                 CheckPeers();
+                reported = reported || MaybeReportBlocked(state, waitStart);
                 continue;
             }
             long elapsed = Stopwatch.GetTimestamp() - phaseStart;

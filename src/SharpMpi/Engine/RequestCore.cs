@@ -58,6 +58,8 @@ internal sealed unsafe class RequestCore : IValueTaskSource<Status>, IValueTaskS
     public int Tag;
     /// <summary>Send: destination world rank.</summary>
     public int PeerWorld;
+    /// <summary>Trace flow number of a user message (set only while tracing; see CallRecorder).</summary>
+    public long FlowSeq;
 
     public byte* Buffer;
     public long Length;

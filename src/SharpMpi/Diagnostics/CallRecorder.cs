@@ -1,0 +1,402 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+
+namespace SharpMpi.Diagnostics;
+
+/// <summary>
+/// A rank's record of its MPI calls, for <c>--trace</c> (every call with its arguments, in a preallocated
+/// ring written at finalize as <c>trace.&lt;rank&gt;.json</c>) and <c>--profile</c> (count, time and bytes per
+/// call and per call site, written as <c>profile.&lt;rank&gt;.json</c>). The launcher merges the files.
+/// </summary>
+/// <remarks>
+/// Send and receive events carry flow keys: (context, sender's communicator rank, receiver's world rank,
+/// tag, n) where n counts the messages of that key in program order on each side. MPI's non-overtaking
+/// rule makes the n-th send and the n-th receive of a key the same message, so the launcher can draw an
+/// arrow from each send to its receive without any sequence field in the frames.
+/// </remarks>
+internal sealed class CallRecorder
+{
+    private readonly TraceRecord[]? _ring;
+    private long _next;
+    private readonly object _lock = new();
+    private readonly Dictionary<(int Context, int Peer, int Tag), long> _sendSequence = new();
+    private readonly Dictionary<(int Context, int Peer, int Tag), long> _receiveSequence = new();
+    private readonly Dictionary<string, CallStats>? _calls;
+    private readonly Dictionary<(string Call, string Site), CallStats>? _sites;
+    private readonly Dictionary<(IntPtr Method, int Offset), string>? _siteNames;
+    private readonly long _anchorTicks;
+    private readonly double _anchorUnixMicroseconds;
+    private long _finishTicks;
+    private int _written;
+
+    public CallRecorder(int worldRank, DiagnosticsSettings settings)
+    {
+        WorldRank = worldRank;
+        Settings = settings;
+        if (settings.TraceDirectory is not null)
+            _ring = new TraceRecord[settings.TraceCapacity];
+        if (settings.ProfileDirectory is not null)
+        {
+            _calls = new Dictionary<string, CallStats>(StringComparer.Ordinal);
+            if (settings.CallSites)
+            {
+                _sites = new();
+                _siteNames = new();
+            }
+        }
+        _anchorTicks = Stopwatch.GetTimestamp();
+        _anchorUnixMicroseconds = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks / 10.0;
+    }
+
+    public int WorldRank { get; }
+
+    public DiagnosticsSettings Settings { get; }
+
+    [ThreadStatic]
+    private static long t_lastEagerSequence;
+
+    /// <summary>Flow number of a user message posted to <paramref name="destinationWorld"/> (engine, under its lock).</summary>
+    public long NextSend(int context, int destinationWorld, int tag)
+    {
+        if ((context & 1) != 0 || _ring is null)
+            return -1;
+        lock (_sendSequence)
+            return t_lastEagerSequence = Next(_sendSequence, (context, destinationWorld, tag));
+    }
+
+    /// <summary>As <see cref="NextSend"/> for the request-less eager path; read back by <see cref="CallScope.EndEagerSend"/>.</summary>
+    public void NoteEagerSend(int context, int destinationWorld, int tag) => NextSend(context, destinationWorld, tag);
+
+    /// <summary>The flow number noted by the last request-less eager send of this thread.</summary>
+    public static long LastEagerSequence => t_lastEagerSequence;
+
+    /// <summary>Flow number of a user message matched from <paramref name="source"/> (engine, under its lock).</summary>
+    public long NextReceive(int context, int source, int tag)
+    {
+        if ((context & 1) != 0 || _ring is null)
+            return -1;
+        lock (_sendSequence)
+            return Next(_receiveSequence, (context, source, tag));
+    }
+
+    /// <summary>Records a finished call (see <see cref="CallScope"/>).</summary>
+    public void Record(in CallScope scope, in Status status, bool hasStatus, long sendSeq, long receiveSeq)
+    {
+        long end = Stopwatch.GetTimestamp();
+        var comm = scope.Comm!;
+        int context = comm.P2PContext;
+        int receiveSource = -1, receiveTag = -1;
+        long receivedBytes = 0;
+        bool received = hasStatus && status.Source >= 0 && !status.IsCancelled;
+        if (received)
+        {
+            receiveSource = status.Source;
+            receiveTag = status.Tag;
+            receivedBytes = status.ByteCount;
+        }
+        else
+        {
+            receiveSeq = -1;
+        }
+        if (_ring is not null)
+        {
+            long index = Interlocked.Increment(ref _next) - 1;
+            ref var e = ref _ring[index % _ring.Length];
+            e = default;
+            e.Root = -1;
+            e.Name = scope.Name;
+            e.CommName = comm.Name;
+            e.Context = context;
+            e.SelfRank = comm.Rank;
+            e.Start = scope.Start;
+            e.End = end;
+            e.Thread = Environment.CurrentManagedThreadId;
+            e.Peer = scope.Peer;
+            e.Tag = scope.Tag;
+            e.Bytes = scope.Bytes;
+            e.SendDestWorld = scope.SendDestWorld;
+            e.SendSeq = sendSeq;
+            e.ReceiveSource = receiveSource;
+            e.ReceiveTag = receiveTag;
+            e.ReceiveSeq = receiveSeq;
+            e.ReceivedBytes = receivedBytes;
+        }
+        if (_calls is not null)
+        {
+            long bytes = scope.SendDestWorld >= 0 ? scope.Bytes : receivedBytes;
+            string? site = _sites is null ? null : CallSite();
+            lock (_lock)
+            {
+                Add(_calls, scope.Name, end - scope.Start, bytes);
+                if (site is not null)
+                    Add(_sites!, (scope.Name, site), end - scope.Start, bytes);
+            }
+        }
+    }
+
+    /// <summary>Records a collective (its internal messages are not traced one by one).</summary>
+    public void RecordCollective(string name, Communicator comm, long start, long end, int root, int sequence)
+    {
+        if (_ring is not null)
+        {
+            long index = Interlocked.Increment(ref _next) - 1;
+            ref var e = ref _ring[index % _ring.Length];
+            e = default;
+            e.Name = name;
+            e.CommName = comm.Name;
+            e.Context = comm.P2PContext;
+            e.SelfRank = comm.Rank;
+            e.Start = start;
+            e.End = end;
+            e.Thread = Environment.CurrentManagedThreadId;
+            e.Peer = -2;
+            e.Tag = sequence;
+            e.Root = root;
+            e.IsCollective = true;
+            e.SendDestWorld = -1;
+            e.SendSeq = -1;
+            e.ReceiveSource = -1;
+            e.ReceiveSeq = -1;
+        }
+        if (_calls is not null)
+        {
+            string? site = _sites is null ? null : CallSite();
+            lock (_lock)
+            {
+                Add(_calls, name, end - start, 0);
+                if (site is not null)
+                    Add(_sites!, (name, site), end - start, 0);
+            }
+        }
+    }
+
+    private static long Next(Dictionary<(int, int, int), long> counters, (int, int, int) key)
+    {
+        ref long n = ref CollectionsMarshal.GetValueRefOrAddDefault(counters, key, out _);
+        return n++;
+    }
+
+    private static void Add<TKey>(Dictionary<TKey, CallStats> stats, TKey key, long ticks, long bytes) where TKey : notnull
+    {
+        ref var s = ref CollectionsMarshal.GetValueRefOrAddDefault(stats, key, out bool exists);
+        if (!exists)
+            s.MinTicks = long.MaxValue;
+        s.Count++;
+        s.Ticks += ticks;
+        s.Bytes += bytes;
+        s.MinTicks = Math.Min(s.MinTicks, ticks);
+        s.MaxTicks = Math.Max(s.MaxTicks, ticks);
+    }
+
+    private static readonly Assembly s_library = typeof(CallRecorder).Assembly;
+
+    // The first frame outside SharpMpi: the user's call. File and line are looked up once per site.
+    private string? CallSite()
+    {
+        var trace = new StackTrace(2, false);
+        for (int i = 0; i < trace.FrameCount; i++)
+        {
+            var frame = trace.GetFrame(i);
+            var method = frame?.GetMethod();
+            if (method is null || method.DeclaringType?.Assembly == s_library)
+                continue;
+            var key = (method.MethodHandle.Value, frame!.GetILOffset());
+            lock (_siteNames!)
+            {
+                if (_siteNames.TryGetValue(key, out string? known))
+                    return known;
+            }
+            string name = DescribeSite(method, key.Item2, 2 + i);
+            lock (_siteNames)
+                _siteNames[key] = name;
+            return name;
+        }
+        return null;
+    }
+
+    private static string DescribeSite(MethodBase method, int ilOffset, int skip)
+    {
+        var detailed = new StackTrace(skip, true);
+        for (int i = 0; i < detailed.FrameCount; i++)
+        {
+            var f = detailed.GetFrame(i);
+            if (f?.GetMethod() is { } m && m.MethodHandle == method.MethodHandle && f.GetILOffset() == ilOffset)
+            {
+                string where = $"{method.DeclaringType?.Name}.{method.Name}";
+                return f.GetFileName() is { } file
+                    ? $"{Path.GetFileName(file)}:{f.GetFileLineNumber().ToString(CultureInfo.InvariantCulture)} ({where})"
+                    : $"{where}+IL_{ilOffset:x4}";
+            }
+        }
+        return $"{method.DeclaringType?.Name}.{method.Name}+IL_{ilOffset:x4}";
+    }
+
+    /// <summary>Microseconds since the Unix epoch of a Stopwatch timestamp (aligned across processes by the wall clock at start).</summary>
+    private double Microseconds(long ticks) => _anchorUnixMicroseconds + (ticks - _anchorTicks) * 1e6 / Stopwatch.Frequency;
+
+    /// <summary>Writes the trace and profile files (once; later calls do nothing). Never throws.</summary>
+    public void Write(string reason)
+    {
+        if (Interlocked.Exchange(ref _written, 1) != 0)
+            return;
+        _finishTicks = Stopwatch.GetTimestamp();
+        try
+        {
+            if (_ring is not null)
+                WriteTrace(Path.Combine(Settings.TraceDirectory!, $"trace.{WorldRank.ToString(CultureInfo.InvariantCulture)}.json"), reason);
+            if (_calls is not null)
+                WriteProfile(Path.Combine(Settings.ProfileDirectory!, $"profile.{WorldRank.ToString(CultureInfo.InvariantCulture)}.json"), reason);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"sharpmpi: rank {WorldRank}: cannot write diagnostics: {e.Message}");
+        }
+    }
+
+    private void WriteTrace(string path, string reason)
+    {
+        long count = Volatile.Read(ref _next);
+        long first = Math.Max(0, count - _ring!.Length);
+        string temp = path + ".tmp";
+        using (var stream = File.Create(temp))
+        using (var w = new Utf8JsonWriter(stream))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("rank", WorldRank);
+            w.WriteString("host", Environment.MachineName);
+            w.WriteNumber("pid", Environment.ProcessId);
+            w.WriteString("end", reason);
+            w.WriteNumber("dropped", first);
+            w.WriteStartArray("events");
+            for (long i = first; i < count; i++)
+            {
+                ref var e = ref _ring[i % _ring.Length];
+                if (e.Name is null)
+                    continue;
+                w.WriteStartObject();
+                w.WriteString("name", e.Name);
+                w.WriteNumber("ts", Math.Round(Microseconds(e.Start), 3));
+                w.WriteNumber("dur", Math.Round((e.End - e.Start) * 1e6 / Stopwatch.Frequency, 3));
+                w.WriteNumber("tid", e.Thread);
+                w.WriteString("comm", e.CommName);
+                w.WriteNumber("context", e.Context);
+                if (e.IsCollective)
+                {
+                    w.WriteNumber("sequence", e.Tag);
+                    if (e.Root >= 0)
+                        w.WriteNumber("root", e.Root);
+                }
+                else
+                {
+                    if (e.Peer != -2)
+                        w.WriteNumber("peer", e.Peer);
+                    if (e.Tag != -1 || e.Peer != -2)
+                        w.WriteNumber("tag", e.Tag);
+                    w.WriteNumber("bytes", e.Bytes);
+                }
+                if (e.SendSeq >= 0)
+                    w.WriteString("flowOut", FlowKey(e.Context, e.SelfRank, e.SendDestWorld, e.Tag, e.SendSeq));
+                if (e.ReceiveSeq >= 0)
+                {
+                    w.WriteNumber("source", e.ReceiveSource);
+                    w.WriteNumber("receivedTag", e.ReceiveTag);
+                    w.WriteNumber("receivedBytes", e.ReceivedBytes);
+                    w.WriteString("flowIn", FlowKey(e.Context, e.ReceiveSource, WorldRank, e.ReceiveTag, e.ReceiveSeq));
+                }
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        File.Move(temp, path, overwrite: true);
+    }
+
+    private static string FlowKey(int context, int source, int destinationWorld, int tag, long seq) =>
+        string.Create(CultureInfo.InvariantCulture, $"{context}:{source}:{destinationWorld}:{tag}:{seq}");
+
+    private void WriteProfile(string path, string reason)
+    {
+        double Seconds(long ticks) => ticks / (double)Stopwatch.Frequency;
+        string temp = path + ".tmp";
+        using (var stream = File.Create(temp))
+        using (var w = new Utf8JsonWriter(stream))
+        {
+            lock (_lock)
+            {
+                long mpiTicks = 0;
+                foreach (var s in _calls!.Values)
+                    mpiTicks += s.Ticks;
+                w.WriteStartObject();
+                w.WriteNumber("rank", WorldRank);
+                w.WriteString("host", Environment.MachineName);
+                w.WriteString("end", reason);
+                w.WriteNumber("appSeconds", Seconds(_finishTicks - _anchorTicks));
+                w.WriteNumber("mpiSeconds", Seconds(mpiTicks));
+                w.WriteStartArray("calls");
+                foreach (var (name, s) in _calls)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("call", name);
+                    WriteStats(w, s);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteStartArray("sites");
+                foreach (var ((call, site), s) in _sites ?? [])
+                {
+                    w.WriteStartObject();
+                    w.WriteString("call", call);
+                    w.WriteString("site", site);
+                    WriteStats(w, s);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+        }
+        File.Move(temp, path, overwrite: true);
+
+        static void WriteStats(Utf8JsonWriter w, in CallStats s)
+        {
+            w.WriteNumber("count", s.Count);
+            w.WriteNumber("seconds", s.Ticks / (double)Stopwatch.Frequency);
+            w.WriteNumber("minSeconds", s.MinTicks / (double)Stopwatch.Frequency);
+            w.WriteNumber("maxSeconds", s.MaxTicks / (double)Stopwatch.Frequency);
+            w.WriteNumber("bytes", s.Bytes);
+        }
+    }
+
+    private struct CallStats
+    {
+        public long Count;
+        public long Ticks;
+        public long MinTicks;
+        public long MaxTicks;
+        public long Bytes;
+    }
+
+    private struct TraceRecord
+    {
+        public string? Name;
+        public string? CommName;
+        public long Start;
+        public long End;
+        public long Bytes;
+        public long SendSeq;
+        public long ReceiveSeq;
+        public long ReceivedBytes;
+        public int Thread;
+        public int Context;
+        public int SelfRank;
+        public int Peer;
+        public int Tag;
+        public int Root;
+        public int SendDestWorld;
+        public int ReceiveSource;
+        public int ReceiveTag;
+        public bool IsCollective;
+    }
+}
