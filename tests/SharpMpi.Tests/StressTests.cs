@@ -26,7 +26,7 @@ public class StressTests
                         for (int i = 0; i < PerThread; i++)
                         {
                             long id = ((long)world.Rank << 40) | ((long)thread << 20) | (uint)i;
-                            int length = 1 + (i * 37 + thread) % 40_000;       // eager and rendezvous sizes
+                            int length = 8 + (i * 37 + thread) % 40_000;       // eager and rendezvous sizes
                             var payload = new byte[length];
                             BitConverter.TryWriteBytes(payload, id);
                             for (int k = 8; k < length; k++)

@@ -40,6 +40,9 @@ public sealed class HostileConnectionTests
         stranger.Send(TcpHandshake.ComputeMac(wrongSecret, acceptorSide: false, job.JobId, 2, 0, nonce, theirs.Nonce));
         AssertClosedByPeer(stranger);
         await WaitForRejections(job[0], 1);
+        // The rejection is counted before its line is logged: give the log a moment.
+        for (int i = 0; i < 100 && !job.Log.Any(l => l.Contains("authentication failed")); i++)
+            await Task.Delay(50, TestContext.Current.CancellationToken);
         Assert.Contains(job.Log, l => l.Contains("authentication failed"));
         TcpTransportTests.AssertFramesFlow(job, 2, 0);
     }
