@@ -447,11 +447,13 @@ internal sealed partial class TcpTransport
     private void Reject(Socket socket, string remote, string reason)
     {
         socket.Dispose();
-        int count = Interlocked.Increment(ref _rejections);
+        // Logged before it is counted, so whoever watches the count finds the line already written.
+        int count = Volatile.Read(ref _rejections) + 1;
         if (count <= MaxLoggedRejections)
             Log($"sharpmpi: rank {WorldRank} rejected a connection from {remote}: {reason}");
         if (count == MaxLoggedRejections)
             Log($"sharpmpi: rank {WorldRank}: further rejected connections are not logged");
+        Interlocked.Increment(ref _rejections);
     }
 
     private void Log(string line)
