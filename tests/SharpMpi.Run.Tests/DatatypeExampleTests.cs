@@ -3,21 +3,8 @@ namespace SharpMpi.Run.Tests;
 /// <summary>Runs the datatype and RMA examples through the launcher (real processes, shared memory).</summary>
 public class DatatypeExampleTests
 {
-    private static string Example(string name)
-    {
-        var dir = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
-        string configuration = Path.GetFileName(dir);
-        string dll = Path.GetFullPath(Path.Combine(dir, "..", "..", name, configuration, name + ".dll"));
-        Assert.True(File.Exists(dll), $"example not built at {dll}");
-        return dll;
-    }
-
-    private static async Task<LauncherResult> Run(int ranks, string example, params string[] args)
-    {
-        var r = await LauncherProcess.RunAsync(["-n", ranks.ToString(), Example(example), .. args]);
-        Assert.True(r.ExitCode == 0, $"exit {r.ExitCode}: {r.Stdout}{r.Stderr}");
-        return r;
-    }
+    private static Task<LauncherResult> Run(int ranks, string example, params string[] args) =>
+        ExampleTests.Run(ranks, example, args);
 
     [Fact]
     public async Task GeneticAlgorithm_BestFitnessImproves()

@@ -3,7 +3,7 @@ namespace SharpMpi.Run.Tests;
 /// <summary>Runs every example through the launcher and checks the result it prints.</summary>
 public class ExampleTests
 {
-    private static string Example(string name)
+    internal static string Example(string name)
     {
         var dir = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
         string configuration = Path.GetFileName(dir);
@@ -12,7 +12,7 @@ public class ExampleTests
         return dll;
     }
 
-    private static async Task<LauncherResult> Run(int ranks, string example, params string[] args)
+    internal static async Task<LauncherResult> Run(int ranks, string example, params string[] args)
     {
         var r = await LauncherProcess.RunAsync(["-n", ranks.ToString(), Example(example), .. args]);
         Assert.True(r.ExitCode == 0, $"exit {r.ExitCode}: {r.Stdout}{r.Stderr}");
