@@ -99,33 +99,7 @@ internal sealed class SharedMemoryOptions
     /// <inheritdoc/>
     public override string ToString() => $"ring={RingCapacity} eager={EagerLimit} singleCopy={SingleCopy}";
 
-    private static int ParseSize(string variable, string text)
-    {
-        ReadOnlySpan<char> s = text.AsSpan().Trim();
-        long multiplier = 1;
-        if (s.EndsWith("iB", StringComparison.OrdinalIgnoreCase))
-            s = s[..^2];
-        else if (s.EndsWith("B", StringComparison.OrdinalIgnoreCase))
-            s = s[..^1];
-        if (!s.IsEmpty)
-        {
-            switch (char.ToUpperInvariant(s[^1]))
-            {
-                case 'K': multiplier = 1L << 10; s = s[..^1]; break;
-                case 'M': multiplier = 1L << 20; s = s[..^1]; break;
-                case 'G': multiplier = 1L << 30; s = s[..^1]; break;
-            }
-        }
-
-        if (!long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out long value) || value > int.MaxValue / multiplier)
-        {
-            throw new ArgumentException(
-                $"{variable} is '{text}'; expected a number of bytes below 2 GiB, optionally with a K, M or G suffix (e.g. 65536 or 64K).",
-                variable);
-        }
-
-        return (int)(value * multiplier);
-    }
+    private static int ParseSize(string variable, string text) => ByteSizeSetting.Parse(variable, text);
 
     private static bool ParseBoolean(string variable, string text)
     {
