@@ -131,7 +131,9 @@ public partial class Communicator
     private UnexpectedMessage MatchedProbeCore(int source, int tag)
     {
         var state = new MatchedProbeState(this, source, tag);
-        Engine.WaitUntil(static s => (s.Found = s.Comm.Engine.TryMatchedProbe(s.Comm.P2PContext, s.Source, s.Tag)) is not null, state);
+        // The predicate may run more than once after it first succeeds (the doorbell's sleep check calls it
+        // too), so it keeps what it claimed: a second probe would take a second message and lose the first.
+        Engine.WaitUntil(static s => (s.Found ??= s.Comm.Engine.TryMatchedProbe(s.Comm.P2PContext, s.Source, s.Tag)) is not null, state);
         return state.Found!;
     }
 

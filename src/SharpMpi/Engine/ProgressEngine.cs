@@ -179,6 +179,8 @@ internal sealed unsafe partial class ProgressEngine : IFrameSink, IDisposable
     /// Makes progress until <paramref name="done"/> holds: spin (polling) briefly, then poll and yield, then
     /// sleep on the doorbell with a timeout, so a rank that waits long costs next to no CPU while a rank
     /// whose partner answers within microseconds never pays for a kernel wake-up.
+    /// <paramref name="done"/> may be called again after it returned true (the sleep check calls it as
+    /// well), so a predicate that takes something must keep it and keep answering true.
     /// </summary>
     public void WaitUntil<T>(Func<T, bool> done, T state)
     {
