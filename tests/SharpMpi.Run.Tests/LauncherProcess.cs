@@ -32,16 +32,26 @@ internal sealed class LauncherProcess : IDisposable
 
     public int Pid => _process.Id;
 
-    /// <summary>Starts the launcher with <c>run</c> and <paramref name="arguments"/>.</summary>
-    public static LauncherProcess Start(IEnumerable<string> arguments, string? stdin = null, IDictionary<string, string>? environment = null)
+    /// <summary>
+    /// Starts the launcher with <c>run</c> and <paramref name="arguments"/>, behind <paramref name="wrapper"/>
+    /// when given (a command that execs the rest, such as <c>ip netns exec NAME</c>).
+    /// </summary>
+    public static LauncherProcess Start(IEnumerable<string> arguments, string? stdin = null, IDictionary<string, string>? environment = null,
+        IReadOnlyList<string>? wrapper = null)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(wrapper is { Count: > 0 } ? wrapper[0] : "dotnet")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (wrapper is { Count: > 0 })
+        {
+            foreach (string w in wrapper.Skip(1))
+                start.ArgumentList.Add(w);
+            start.ArgumentList.Add("dotnet");
+        }
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "SharpMpi.Run.dll"));
         start.ArgumentList.Add("run");
         foreach (string a in arguments)
@@ -88,6 +98,23 @@ internal sealed class LauncherProcess : IDisposable
                 return lines;
             if (_process.HasExited)
                 throw new InvalidOperationException($"launcher exited before printing {count} '{prefix}' lines: {_stdout} {_stderr}");
+            await _outputArrived.WaitAsync(TimeSpan.FromMilliseconds(200), limit.Token);
+        }
+    }
+
+    /// <summary>Waits until stderr holds a line containing <paramref name="text"/>; returns the first such line.</summary>
+    public async Task<string> WaitForStderrAsync(string text)
+    {
+        using var limit = new CancellationTokenSource(Limit);
+        while (true)
+        {
+            string? line;
+            lock (_stderr)
+                line = _stderr.ToString().Split('\n').FirstOrDefault(l => l.Contains(text, StringComparison.Ordinal));
+            if (line is not null)
+                return line;
+            if (_process.HasExited)
+                throw new InvalidOperationException($"launcher exited before printing '{text}' on stderr: {_stdout} {_stderr}");
             await _outputArrived.WaitAsync(TimeSpan.FromMilliseconds(200), limit.Token);
         }
     }

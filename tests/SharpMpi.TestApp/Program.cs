@@ -22,6 +22,19 @@ return MpiEnvironment.Run(args, world =>
         case "truncate":
             Scenarios.Truncate(world);
             break;
+        case "p2p":
+            // The point-to-point scenarios in one job (one start-up instead of four).
+            Scenarios.Sizes(world, Scenarios.DefaultSizes);
+            Scenarios.AllPairs(world);
+            Scenarios.Wildcard(world);
+            Scenarios.Truncate(world);
+            break;
+        case "collectives":
+            Scenarios.Collectives(world);
+            break;
+        case "allreduce-forever":
+            Scenarios.AllreduceForever(world);
+            break;
         case "killed":
             // Rank 1 dies by SIGKILL while rank 0 waits for it.
             if (world.Rank == 1)
@@ -214,6 +227,110 @@ internal static class Scenarios
         {
             Thread.Sleep(1000);
             world.Send(1, 0, 0);
+        }
+    }
+
+    /// <summary>
+    /// Every blocking collective at an eager-sized and a rendezvous-sized count, each root, checked
+    /// element by element against the value every rank can compute on its own.
+    /// </summary>
+    public static void Collectives(Communicator world)
+    {
+        int size = world.Size, rank = world.Rank;
+        world.Barrier();
+        foreach (int count in new[] { 1, 1000, 200_000 })
+        {
+            for (int root = 0; root < size; root++)
+            {
+                var b = new long[count];
+                if (rank == root)
+                {
+                    for (int i = 0; i < count; i++)
+                        b[i] = i * 3L + root;
+                }
+                world.Broadcast<long>(b, root);
+                for (int i = 0; i < count; i++)
+                    Check(b[i] == i * 3L + root, $"broadcast of {count} from {root}, element {i}");
+            }
+
+            var mine = new long[count];
+            for (int i = 0; i < count; i++)
+                mine[i] = (long)rank * count + i;
+            var sum = new long[count];
+            world.Allreduce<long>(mine, sum, Op.Sum);
+            long rankSum = (long)size * (size - 1) / 2;
+            for (int i = 0; i < count; i++)
+                Check(sum[i] == rankSum * count + (long)size * i, $"allreduce of {count}, element {i}");
+
+            int reduceRoot = count % size;
+            var reduced = new long[count];
+            world.Reduce<long>(mine, reduced, Op.Max, reduceRoot);
+            if (rank == reduceRoot)
+            {
+                for (int i = 0; i < count; i++)
+                    Check(reduced[i] == (long)(size - 1) * count + i, $"reduce of {count}, element {i}");
+            }
+
+            var scan = new long[count];
+            world.Scan<long>(mine, scan, Op.Sum);
+            long below = (long)rank * (rank + 1) / 2;
+            for (int i = 0; i < count; i++)
+                Check(scan[i] == below * count + (long)(rank + 1) * i, $"scan of {count}, element {i}");
+
+            var gathered = new long[count * size];
+            world.Allgather<long>(mine, gathered);
+            for (int i = 0; i < gathered.Length; i++)
+                Check(gathered[i] == i, $"allgather of {count}, element {i}");
+
+            var rooted = new long[rank == 0 ? count * size : 0];
+            world.Gather<long>(mine, rooted, 0);
+            if (rank == 0)
+            {
+                for (int i = 0; i < rooted.Length; i++)
+                    Check(rooted[i] == i, $"gather of {count}, element {i}");
+            }
+            var scattered = new long[count];
+            world.Scatter<long>(rank == 0 ? rooted : [], scattered, 0);
+            Check(scattered.AsSpan().SequenceEqual(mine), $"scatter of {count}");
+
+            // Alltoall: block j of rank r carries r * size + j everywhere.
+            int block = Math.Max(1, count / size);
+            var outgoing = new long[block * size];
+            for (int i = 0; i < outgoing.Length; i++)
+                outgoing[i] = (long)rank * size + i / block;
+            var incoming = new long[block * size];
+            world.Alltoall<long>(outgoing, incoming);
+            for (int i = 0; i < incoming.Length; i++)
+                Check(incoming[i] == (long)(i / block) * size + rank, $"alltoall of {block} per rank, element {i}");
+
+            var reduceScattered = new long[block];
+            world.ReduceScatterBlock<long>(outgoing, reduceScattered, Op.Sum);
+            for (int i = 0; i < block; i++)
+                Check(reduceScattered[i] == rankSum * size + (long)size * rank, $"reduce-scatter of {block}, element {i}");
+        }
+
+        var names = world.AllgatherObject($"rank {rank}");
+        for (int r = 0; r < size; r++)
+            Check(names[r] == $"rank {r}", $"allgather object {r}");
+        world.Barrier();
+    }
+
+    /// <summary>
+    /// Every rank prints "pid P rank R" and then all-reduces 1 MiB at a time forever (rank 0 prints "looping"
+    /// after the first); fault tests kill a rank meanwhile.
+    /// </summary>
+    public static void AllreduceForever(Communicator world)
+    {
+        Console.WriteLine($"pid {Environment.ProcessId} rank {world.Rank}");
+        var data = new double[128 * 1024];
+        var result = new double[data.Length];
+        data.AsSpan().Fill(1);
+        for (long round = 0; ; round++)
+        {
+            world.Allreduce<double>(data, result, Op.Sum);
+            Check(result[^1] == world.Size, "allreduce result");
+            if (round == 0 && world.Rank == 0)
+                Console.WriteLine("looping");
         }
     }
 
