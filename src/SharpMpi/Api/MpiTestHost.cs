@@ -26,6 +26,11 @@ public sealed record MpiTestHostOptions
 /// launched job: for unit tests, debugging and notebooks. If a rank throws, every other rank's pending and
 /// future MPI calls fail with <see cref="MpiAbortedException"/> and the rank's exception is rethrown here.
 /// </summary>
+/// <remarks>
+/// With <c>SHARPMPI_TRANSPORT=tcp</c> in the environment the ranks talk over the TCP transport on 127.0.0.1
+/// instead (one listener and poller per rank, as in a launched job), so a test suite written against
+/// <see cref="MpiTestHost"/> also runs over TCP unchanged.
+/// </remarks>
 public static class MpiTestHost
 {
     /// <summary>Runs <paramref name="main"/> on <paramref name="ranks"/> ranks and waits for all of them.</summary>
@@ -61,12 +66,23 @@ public static class MpiTestHost
         var control = new TestHostJobControl();
         var environments = new MpiEnvironment[ranks];
         var policy = WaitPolicy.ForLocalRanks(ranks);
+        ProgressEngine[]? overTcp = ranks > 1 && TransportChoice.ForceTcp(System.Environment.GetEnvironmentVariable(TransportChoice.Variable))
+            ? await TestHostTcp.CreateEnginesAsync(ranks, policy).ConfigureAwait(false)
+            : null;
         for (int r = 0; r < ranks; r++)
         {
-            var transport = hub.CreateTransport(r);
-            var routes = new Transport.ITransport[ranks];
-            Array.Fill(routes, transport);
-            var engine = new ProgressEngine(r, routes, transport.Doorbell, policy);
+            ProgressEngine engine;
+            if (overTcp is not null)
+            {
+                engine = overTcp[r];
+            }
+            else
+            {
+                var transport = hub.CreateTransport(r);
+                var routes = new Transport.ITransport[ranks];
+                Array.Fill(routes, transport);
+                engine = new ProgressEngine(r, routes, transport.Doorbell, policy);
+            }
             environments[r] = new MpiEnvironment(engine, r, ranks, System.Environment.MachineName, control);
         }
         control.Environments = environments;
