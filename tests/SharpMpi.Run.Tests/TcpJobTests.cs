@@ -54,6 +54,14 @@ public class TcpJobTests
     }
 
     [Fact]
+    public async Task Collectives_EveryResultChecked()
+    {
+        var r = await RunJob(3, [], "collectives");
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        Assert.Contains("OK collectives", r.Stdout);
+    }
+
+    [Fact]
     public async Task Truncation_IsReportedAndTheJobGoesOn()
     {
         var r = await RunJob(2, [], "truncate");
