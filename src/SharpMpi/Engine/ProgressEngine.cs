@@ -166,6 +166,19 @@ internal sealed unsafe partial class ProgressEngine : IFrameSink, IDisposable
         return false;
     }
 
+    /// <summary>Cheap, side-effect-free: false only when a poll would certainly do nothing.</summary>
+    private bool MayHaveWork()
+    {
+        if (_pendingOut > 0 || _abortReason is not null || _pendingFailureRank >= 0)
+            return true;
+        foreach (var t in _transports)
+        {
+            if (t.MayHaveInput)
+                return true;
+        }
+        return false;
+    }
+
     /// <summary>Wakes threads of this rank that sleep on the doorbell (after a local completion).</summary>
     public void WakeLocalSleepers() => Doorbell.Ring();
 
@@ -189,14 +202,28 @@ internal sealed unsafe partial class ProgressEngine : IFrameSink, IDisposable
         long phaseStart = Stopwatch.GetTimestamp();
         long waitStart = phaseStart;
         bool slept = false, reported = false;
+        int spins = 0;
         while (true)
         {
             ThrowIfAborted();
-            TryProgress();
-            if (done(state))
+            // While spinning, skip the lock and the poll when no transport has anything: the check is a few
+            // memory reads, so a message is noticed within tens of nanoseconds of its arrival.
+            if (!slept && spins != 0 && !MayHaveWork())
             {
-                WaitEnded(waitStart, reported);
-                return;
+                if (done(state))
+                {
+                    WaitEnded(waitStart, reported);
+                    return;
+                }
+            }
+            else
+            {
+                TryProgress();
+                if (done(state))
+                {
+                    WaitEnded(waitStart, reported);
+                    return;
+                }
             }
             if (slept)
             {
@@ -206,10 +233,16 @@ internal sealed unsafe partial class ProgressEngine : IFrameSink, IDisposable
                 reported = reported || MaybeReportBlocked(state, waitStart);
                 continue;
             }
+            // Reading the clock costs about as much as a poll: look at it every few spins only.
+            if ((++spins & 15) != 0 && _waitPolicy.SpinTicks > 0)
+            {
+                Thread.SpinWait(1);
+                continue;
+            }
             long elapsed = Stopwatch.GetTimestamp() - phaseStart;
             if (elapsed < _waitPolicy.SpinTicks)
             {
-                Thread.SpinWait(4);
+                Thread.SpinWait(1);
                 continue;
             }
             if (elapsed < _waitPolicy.YieldTicks)

@@ -65,6 +65,13 @@ internal interface ITransport : IDisposable
     bool HasPendingInput { get; }
 
     /// <summary>
+    /// False only when a poll would certainly find nothing to do; read in the spin loop of every wait, so it
+    /// must be a few plain memory reads with no side effects. Transports that cannot tell cheaply (or have
+    /// output of their own to push) keep the default, true: they are polled on every spin.
+    /// </summary>
+    bool MayHaveInput => true;
+
+    /// <summary>
     /// Checks whether a peer died (called rarely: when a waiting rank wakes from a long sleep). Returns
     /// true with the peer's world rank and a reason when one did.
     /// </summary>

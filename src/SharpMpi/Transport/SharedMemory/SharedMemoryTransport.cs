@@ -97,6 +97,9 @@ internal sealed unsafe class SharedMemoryTransport : ITransport
     internal bool IsSleeping => Volatile.Read(ref *_own.DoorbellSleeping) != 0;
 
     /// <inheritdoc/>
+    public bool MayHaveInput => HasPendingInput;
+
+    /// <inheritdoc/>
     public bool HasPendingInput
     {
         get
