@@ -147,7 +147,7 @@ internal sealed unsafe partial class ProgressEngine
         else
         {
             header.Kind = FrameKind.Rts;
-            header.Flags = transport.CanPull(r.PeerWorld) ? FrameFlags.Pullable : FrameFlags.None;
+            header.Flags = r.Length >= transport.PullThreshold && transport.CanPull(r.PeerWorld) ? FrameFlags.Pullable : FrameFlags.None;
             if (r.Mode == SendMode.Ready)
                 header.Flags |= FrameFlags.Ready;
             header.Address = (ulong)r.Buffer;

@@ -43,6 +43,9 @@ internal interface ITransport : IDisposable
     /// <summary>True when this rank may read <paramref name="peer"/>'s memory directly (process_vm_readv).</summary>
     bool CanPull(int peer);
 
+    /// <summary>Smallest message worth a <see cref="Pull(int, ulong, Span{byte})"/>; smaller rendezvous messages are streamed.</summary>
+    long PullThreshold => 0;
+
     /// <summary>Copies <paramref name="destination"/>.Length bytes from <paramref name="address"/> in <paramref name="peer"/>'s address space.</summary>
     void Pull(int peer, ulong address, Span<byte> destination);
 

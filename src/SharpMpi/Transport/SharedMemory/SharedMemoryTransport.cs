@@ -247,6 +247,9 @@ internal sealed unsafe class SharedMemoryTransport : ITransport
     public bool CanPull(int peer) => _peers[_slotOfRank[peer]].CanPull;
 
     /// <inheritdoc/>
+    public long PullThreshold => Options.SingleCopyThreshold;
+
+    /// <inheritdoc/>
     /// <exception cref="IOException">process_vm_readv failed (errno in the message), e.g. the peer died or the range is not mapped.</exception>
     public void Pull(int peer, ulong address, Span<byte> destination)
     {
