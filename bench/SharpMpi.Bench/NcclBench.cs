@@ -75,6 +75,7 @@ internal static class NcclBench
         int busCount = 0;
         long wrongTotal = 0;
         IEnumerable<long> sizes = verb == "barrier" ? [0L] : o.Sizes();
+        bool warmedUp = false;
         foreach (long requested in sizes)
         {
             int count = verb == "barrier" ? 0 : (int)(requested / typeSize / blocks);
@@ -87,6 +88,11 @@ internal static class NcclBench
                 bool inPlace = p == 1;
                 Action call = Call(world, verb, send, recv, count, op, o.Root, inPlace);
                 Init(verb, data, send, recv, count, rank, n, o.Root, inPlace);
+                if (!warmedUp)
+                {
+                    JitWarmup.Run(world, call, batch: 10);
+                    warmedUp = true;
+                }
                 for (int i = 0; i < o.Warmup; i++)
                     call();
                 world.Barrier();

@@ -43,6 +43,7 @@ internal static class OsuCollectiveBench
         var recv = GC.AllocateArray<byte>((int)Math.Max(4, max * blocks), pinned: true);
         send.AsSpan().Fill(1);
         IEnumerable<long> sizes = name == "barrier" ? [0L] : o.Sizes().Where(s => s > 0 && (!floats || s >= sizeof(float)));
+        bool warmedUp = false;
         foreach (long size in sizes)
         {
             var (iters, warmup) = o.IterationsFor(size, bandwidth: false, collective: true);
@@ -56,6 +57,11 @@ internal static class OsuCollectiveBench
                 "alltoall" => () => world.Alltoall<byte>(send.AsSpan(0, bytes * n), recv.AsSpan(0, bytes * n)),
                 _ => world.Barrier,
             };
+            if (!warmedUp)
+            {
+                JitWarmup.Run(world, call);
+                warmedUp = true;
+            }
             world.Barrier();
             double total = 0;
             for (int i = 0; i < iters + warmup; i++)

@@ -28,6 +28,7 @@ internal static class PointToPointBench
             Console.WriteLine(Header("Latency (us)"));
         }
         var buffer = GC.AllocateArray<byte>((int)Math.Max(1, o.MaxSize), pinned: true);
+        WarmUpPingPong(world, o, buffer, 0, 1);
         foreach (long size in o.Sizes())
         {
             var (iters, warmup) = o.IterationsFor(size, bandwidth: false);
@@ -50,18 +51,30 @@ internal static class PointToPointBench
         {
             if (i == warmup)
                 t0 = MpiEnvironment.WTime();
-            if (rank == a)
-            {
-                world.Send((ReadOnlySpan<byte>)span, b, Tag);
-                world.Receive(span, b, Tag);
-            }
-            else if (rank == b)
-            {
-                world.Receive(span, a, Tag);
-                world.Send((ReadOnlySpan<byte>)span, a, Tag);
-            }
+            PingPongOnce(world, rank, span, a, b);
         }
         return (MpiEnvironment.WTime() - t0) * 1e6 / (2.0 * iters);
+    }
+
+    private static void PingPongOnce(Communicator world, int rank, Span<byte> span, int a, int b)
+    {
+        if (rank == a)
+        {
+            world.Send((ReadOnlySpan<byte>)span, b, Tag);
+            world.Receive(span, b, Tag);
+        }
+        else if (rank == b)
+        {
+            world.Receive(span, a, Tag);
+            world.Send((ReadOnlySpan<byte>)span, a, Tag);
+        }
+    }
+
+    /// <summary>Ping-pongs the smallest size for <see cref="JitWarmup.Seconds"/> so the table starts on optimized code.</summary>
+    private static void WarmUpPingPong(Communicator world, OsuOptions o, byte[] buffer, int a, int b)
+    {
+        int size = (int)o.MinSize;
+        JitWarmup.Run(world, () => PingPongOnce(world, world.Rank, buffer.AsSpan(0, size), a, b));
     }
 
     /// <summary>osu_multi_lat: pairs (i, i + n/2) ping-pong at once; the average of the senders' latencies.</summary>
@@ -78,6 +91,7 @@ internal static class PointToPointBench
             Console.WriteLine(Header("Latency (us)"));
         }
         var buffer = GC.AllocateArray<byte>((int)Math.Max(1, o.MaxSize), pinned: true);
+        WarmUpPingPong(world, o, buffer, a, b);
         foreach (long size in o.Sizes())
         {
             var (iters, warmup) = o.IterationsFor(size, bandwidth: false);
@@ -106,6 +120,8 @@ internal static class PointToPointBench
         var recv = GC.AllocateArray<byte>((int)Math.Max(1, o.MaxSize), pinned: true);
         var requests = new Request[window * 2];
         var ack = new byte[1];
+        int first = (int)o.MinSize;
+        JitWarmup.Run(world, () => BandwidthWindow(world, send.AsMemory(0, first), recv.AsMemory(0, first), requests, ack, window, bidirectional), batch: 10);
         foreach (long size in o.Sizes())
         {
             var (iters, warmup) = o.IterationsFor(size, bandwidth: true);
@@ -117,32 +133,7 @@ internal static class PointToPointBench
             {
                 if (i == warmup)
                     t0 = MpiEnvironment.WTime();
-                if (world.Rank == 0)
-                {
-                    int n = 0;
-                    if (bidirectional)
-                    {
-                        for (int w = 0; w < window; w++)
-                            requests[n++] = world.IReceive(recvMem, 1, Tag + 1);
-                    }
-                    for (int w = 0; w < window; w++)
-                        requests[n++] = world.ISend((ReadOnlyMemory<byte>)sendMem, 1, Tag);
-                    Request.WaitAll(requests.AsSpan(0, n));
-                    world.Receive(ack, 1, Tag + 2);
-                }
-                else if (world.Rank == 1)
-                {
-                    int n = 0;
-                    for (int w = 0; w < window; w++)
-                        requests[n++] = world.IReceive(recvMem, 0, Tag);
-                    if (bidirectional)
-                    {
-                        for (int w = 0; w < window; w++)
-                            requests[n++] = world.ISend((ReadOnlyMemory<byte>)sendMem, 0, Tag + 1);
-                    }
-                    Request.WaitAll(requests.AsSpan(0, n));
-                    world.Send(ack, 0, Tag + 2);
-                }
+                BandwidthWindow(world, sendMem, recvMem, requests, ack, window, bidirectional);
             }
             double seconds = MpiEnvironment.WTime() - t0;
             double bytes = (double)size * window * iters * (bidirectional ? 2 : 1);
@@ -151,6 +142,38 @@ internal static class PointToPointBench
                 Console.WriteLine(Row(size, bytes / seconds / 1e6));
                 results.Add(new OsuRow(size, bytes / seconds / 1e6));
             }
+        }
+    }
+
+    /// <summary>One window of nonblocking sends (and receives, bidirectional), then the receiver's acknowledgement.</summary>
+    private static void BandwidthWindow(Communicator world, Memory<byte> sendMem, Memory<byte> recvMem, Request[] requests, byte[] ack,
+        int window, bool bidirectional)
+    {
+        if (world.Rank == 0)
+        {
+            int n = 0;
+            if (bidirectional)
+            {
+                for (int w = 0; w < window; w++)
+                    requests[n++] = world.IReceive(recvMem, 1, Tag + 1);
+            }
+            for (int w = 0; w < window; w++)
+                requests[n++] = world.ISend((ReadOnlyMemory<byte>)sendMem, 1, Tag);
+            Request.WaitAll(requests.AsSpan(0, n));
+            world.Receive(ack, 1, Tag + 2);
+        }
+        else if (world.Rank == 1)
+        {
+            int n = 0;
+            for (int w = 0; w < window; w++)
+                requests[n++] = world.IReceive(recvMem, 0, Tag);
+            if (bidirectional)
+            {
+                for (int w = 0; w < window; w++)
+                    requests[n++] = world.ISend((ReadOnlyMemory<byte>)sendMem, 0, Tag + 1);
+            }
+            Request.WaitAll(requests.AsSpan(0, n));
+            world.Send(ack, 0, Tag + 2);
         }
     }
 }

@@ -52,8 +52,9 @@ public partial class Communicator
         if (source == ProcNull)
             return new Request(Engine.CompletedRequest(ProcNullStatus));
         var scope = CallScope.Begin(Engine.Recorder, "IReceive", this, source, tag, (long)buffer.Length * sizeof(T));
-        var pin = buffer.Pin();
-        var request = new Request(Engine.StartReceive(P2PContext, source, tag, (byte*)pin.Pointer, (long)buffer.Length * sizeof(T), pin, hasPin: true));
+        Request request;
+        fixed (T* p = buffer.Span)
+            request = new Request(Engine.StartReceive(P2PContext, source, tag, buffer, (byte*)p, (long)buffer.Length * sizeof(T)));
         scope.End();
         return request;
     }
@@ -187,9 +188,21 @@ public partial class Communicator
             ? CallScope.Begin(recorder, mode switch { SendMode.Synchronous => "ISendSync", SendMode.Ready => "ISendReady", _ => "ISend" },
                 this, dest, tag, (long)data.Length * sizeof(T), WorldRankOf(dest))
             : default;
+        long length = (long)data.Length * sizeof(T);
+        if (mode == SendMode.Standard)
+        {
+            // A small message that fits in the transport now is copied out before this call returns: no pin.
+            RequestCore? sent;
+            fixed (T* p = data.Span)
+                sent = Engine.TryStartEagerSendNow(P2PContext, Rank, tag, WorldRankOf(dest), (byte*)p, length);
+            if (sent is not null)
+            {
+                scope.EndEagerSend();
+                return new Request(sent);
+            }
+        }
         var pin = data.Pin();
-        var core = Engine.StartSend(P2PContext, Rank, tag, WorldRankOf(dest), (byte*)pin.Pointer,
-            (long)data.Length * sizeof(T), mode, pin, hasPin: true);
+        var core = Engine.StartSend(P2PContext, Rank, tag, WorldRankOf(dest), (byte*)pin.Pointer, length, mode, pin, hasPin: true);
         scope.EndSend(core.FlowSeq);
         return new Request(core);
     }

@@ -47,32 +47,59 @@ internal sealed unsafe partial class ProgressEngine
     /// </summary>
     public bool TrySendEagerNow(int context, int sourceRank, int tag, int destinationWorld, byte* buffer, long length)
     {
-        var transport = _routes[destinationWorld];
-        if (length > transport.EagerLimit)
+        if (length > _routes[destinationWorld].EagerLimit)
             return false;
         lock (_lock)
+            return TrySendEagerLocked(context, sourceRank, tag, destinationWorld, buffer, length);
+    }
+
+    /// <summary>
+    /// The nonblocking form of <see cref="TrySendEagerNow"/>: when the message went out at once, returns a
+    /// request that is already complete, so the caller's buffer never needs pinning; null otherwise.
+    /// </summary>
+    public RequestCore? TryStartEagerSendNow(int context, int sourceRank, int tag, int destinationWorld, byte* buffer, long length)
+    {
+        if (length > _routes[destinationWorld].EagerLimit)
+            return null;
+        lock (_lock)
         {
-            ThrowIfAborted();
-            var q = _outQueues[destinationWorld];
-            if (q is not null && q.Count > 0)
-                return false;
-            var header = new FrameHeader
-            {
-                Kind = FrameKind.Eager,
-                PayloadLength = (int)length,
-                Context = context,
-                Source = sourceRank,
-                Tag = tag,
-                MessageLength = length,
-            };
-            bool sent = transport.TrySend(destinationWorld, header, new ReadOnlySpan<byte>(buffer, (int)length));
-            if (sent)
-            {
-                CountSent(transport, length);
-                Recorder?.NoteEagerSend(context, destinationWorld, tag);
-            }
-            return sent;
+            if (!TrySendEagerLocked(context, sourceRank, tag, destinationWorld, buffer, length))
+                return null;
+            var r = RentLocked();
+            r.Kind = RequestKind.Send;
+            r.Context = context;
+            r.Source = sourceRank;
+            r.Tag = tag;
+            r.PeerWorld = destinationWorld;
+            r.Length = length;
+            r.Complete(new Status(sourceRank, tag, length));
+            return r;
         }
+    }
+
+    private bool TrySendEagerLocked(int context, int sourceRank, int tag, int destinationWorld, byte* buffer, long length)
+    {
+        ThrowIfAborted();
+        var q = _outQueues[destinationWorld];
+        if (q is not null && q.Count > 0)
+            return false;
+        var header = new FrameHeader
+        {
+            Kind = FrameKind.Eager,
+            PayloadLength = (int)length,
+            Context = context,
+            Source = sourceRank,
+            Tag = tag,
+            MessageLength = length,
+        };
+        var transport = _routes[destinationWorld];
+        bool sent = transport.TrySend(destinationWorld, header, new ReadOnlySpan<byte>(buffer, (int)length));
+        if (sent)
+        {
+            CountSent(transport, length);
+            Recorder?.NoteEagerSend(context, destinationWorld, tag);
+        }
+        return sent;
     }
 
     /// <summary>
@@ -147,7 +174,7 @@ internal sealed unsafe partial class ProgressEngine
         else
         {
             header.Kind = FrameKind.Rts;
-            header.Flags = transport.CanPull(r.PeerWorld) ? FrameFlags.Pullable : FrameFlags.None;
+            header.Flags = r.Length >= transport.PullThreshold && transport.CanPull(r.PeerWorld) ? FrameFlags.Pullable : FrameFlags.None;
             if (r.Mode == SendMode.Ready)
                 header.Flags |= FrameFlags.Ready;
             header.Address = (ulong)r.Buffer;
@@ -189,6 +216,48 @@ internal sealed unsafe partial class ProgressEngine
                     CompleteMatchedProbe(r, m);
                 else
                     DeliverUnexpectedLocked(m, r);
+            }
+            return r;
+        }
+    }
+
+    /// <summary>
+    /// Starts a nonblocking receive into <paramref name="buffer"/>, which the caller holds fixed at
+    /// <paramref name="pointer"/> for the duration of the call. The buffer is pinned for longer only when the
+    /// receive has to wait: an eager message already here is copied at once and the request returned complete.
+    /// </summary>
+    public RequestCore StartReceive<T>(int context, int source, int tag, Memory<T> buffer, byte* pointer, long capacity)
+        where T : unmanaged
+    {
+        lock (_lock)
+        {
+            ThrowIfAborted();
+            var r = RentLocked();
+            r.Kind = RequestKind.Receive;
+            r.Context = context;
+            r.Source = source;
+            r.Tag = tag;
+            r.Buffer = pointer;
+            r.Length = capacity;
+            ProgressLocked();
+            var q = ContextQueues(context);
+            var m = q.FindUnexpected(source, tag);
+            if (m is not null && !m.IsRendezvous)
+            {
+                q.RemoveUnexpected(m);
+                DeliverUnexpectedLocked(m, r);
+                return r;
+            }
+            r.Pin = buffer.Pin();
+            r.HasPin = true;
+            if (m is null)
+            {
+                q.Post(r);
+            }
+            else
+            {
+                q.RemoveUnexpected(m);
+                DeliverUnexpectedLocked(m, r);
             }
             return r;
         }

@@ -43,6 +43,9 @@ internal interface ITransport : IDisposable
     /// <summary>True when this rank may read <paramref name="peer"/>'s memory directly (process_vm_readv).</summary>
     bool CanPull(int peer);
 
+    /// <summary>Smallest message worth a <see cref="Pull(int, ulong, Span{byte})"/>; smaller rendezvous messages are streamed.</summary>
+    long PullThreshold => 0;
+
     /// <summary>Copies <paramref name="destination"/>.Length bytes from <paramref name="address"/> in <paramref name="peer"/>'s address space.</summary>
     void Pull(int peer, ulong address, Span<byte> destination);
 
@@ -63,6 +66,13 @@ internal interface ITransport : IDisposable
     /// its doorbell; a false positive only costs one more poll).
     /// </summary>
     bool HasPendingInput { get; }
+
+    /// <summary>
+    /// False only when a poll would certainly find nothing to do; read in the spin loop of every wait, so it
+    /// must be a few plain memory reads with no side effects. Transports that cannot tell cheaply (or have
+    /// output of their own to push) keep the default, true: they are polled on every spin.
+    /// </summary>
+    bool MayHaveInput => true;
 
     /// <summary>
     /// Checks whether a peer died (called rarely: when a waiting rank wakes from a long sleep). Returns

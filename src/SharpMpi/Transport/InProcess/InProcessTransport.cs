@@ -31,6 +31,8 @@ internal sealed unsafe class InProcessTransport : ITransport
 
     public bool HasPendingInput => !_inbox.Frames.IsEmpty;
 
+    public bool MayHaveInput => !_inbox.Frames.IsEmpty;
+
     public bool TrySend(int peer, in FrameHeader header, ReadOnlySpan<byte> payload)
     {
         byte[]? copy = null;

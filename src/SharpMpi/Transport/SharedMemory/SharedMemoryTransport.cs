@@ -97,6 +97,9 @@ internal sealed unsafe class SharedMemoryTransport : ITransport
     internal bool IsSleeping => Volatile.Read(ref *_own.DoorbellSleeping) != 0;
 
     /// <inheritdoc/>
+    public bool MayHaveInput => HasPendingInput;
+
+    /// <inheritdoc/>
     public bool HasPendingInput
     {
         get
@@ -242,6 +245,9 @@ internal sealed unsafe class SharedMemoryTransport : ITransport
     /// Always false when <see cref="SharedMemoryOptions.SingleCopy"/> is off.
     /// </remarks>
     public bool CanPull(int peer) => _peers[_slotOfRank[peer]].CanPull;
+
+    /// <inheritdoc/>
+    public long PullThreshold => Options.SingleCopyThreshold;
 
     /// <inheritdoc/>
     /// <exception cref="IOException">process_vm_readv failed (errno in the message), e.g. the peer died or the range is not mapped.</exception>
