@@ -65,14 +65,35 @@ public partial class Communicator
     // ================================================================== Barrier, Broadcast
 
     /// <summary>Blocks until every rank has called it (MPI_Barrier).</summary>
-    public void Barrier() => CollectiveCall.Complete(BarrierAlgorithms.Run(BeginCollective()));
+    public void Barrier()
+    {
+        var c = BeginCollective();
+        try
+        {
+            BlockingCollectives.Barrier(c);
+        }
+        finally
+        {
+            Diagnostics.CollectiveTrace.Exit();
+        }
+    }
 
     /// <summary>Copies <paramref name="buffer"/> of <paramref name="root"/> into <paramref name="buffer"/> of every rank (MPI_Bcast).</summary>
     public unsafe void Broadcast<T>(Span<T> buffer, int root) where T : unmanaged
     {
         CheckRoot(root);
         fixed (T* p = buffer)
-            CollectiveCall.Complete(BroadcastAlgorithms.Run(BeginCollective(), B(p, buffer.Length), root));
+        {
+            var c = BeginCollective();
+            try
+            {
+                BroadcastAlgorithms.RunBlocking(c, B(p, buffer.Length), root);
+            }
+            finally
+            {
+                Diagnostics.CollectiveTrace.Exit();
+            }
+        }
     }
 
     /// <summary>Returns <paramref name="value"/> of <paramref name="root"/> on every rank (MPI_Bcast).</summary>
@@ -468,7 +489,17 @@ public partial class Communicator
             CheckLength(receive.Length, send.Length, nameof(receive));
         fixed (T* s = send)
         fixed (T* r = receive)
-            CollectiveCall.Complete(ReduceAlgorithms.Run(BeginCollective(), B(s, send.Length), B(r, receive.Length), op, root));
+        {
+            var c = BeginCollective();
+            try
+            {
+                ReduceAlgorithms.RunBlocking(c, B(s, send.Length), B(r, receive.Length), op, root);
+            }
+            finally
+            {
+                Diagnostics.CollectiveTrace.Exit();
+            }
+        }
     }
 
     // ================================================================== Allreduce
@@ -523,7 +554,17 @@ public partial class Communicator
         CheckLength(receive.Length, send.Length, nameof(receive));
         fixed (T* s = send)
         fixed (T* r = receive)
-            CollectiveCall.Complete(AllreduceAlgorithms.Run(BeginCollective(), B(s, send.Length), B(r, receive.Length), op));
+        {
+            var c = BeginCollective();
+            try
+            {
+                AllreduceAlgorithms.RunBlocking(c, B(s, send.Length), B(r, receive.Length), op);
+            }
+            finally
+            {
+                Diagnostics.CollectiveTrace.Exit();
+            }
+        }
     }
 
     // ================================================================== Reduce-scatter

@@ -17,6 +17,27 @@ internal static class AllreduceAlgorithms
         if (c.Size == 1)
             return default;
         var buffer = receive.Slice(0, send.Length);
+        return Dispatch(c, buffer, op, Choose(c, buffer, op));
+    }
+
+    /// <summary>The blocking call: short recursive-doubling cases take <see cref="BlockingCollectives.Allreduce"/>.</summary>
+    public static void RunBlocking(CollectiveCall c, Buf send, Buf receive, Reducer op)
+    {
+        if (send.IsEmpty)
+            return;
+        send.CopyTo(receive);
+        if (c.Size == 1)
+            return;
+        var buffer = receive.Slice(0, send.Length);
+        var algorithm = Choose(c, buffer, op);
+        if (algorithm == AllreduceAlgorithm.RecursiveDoubling && buffer.Length <= BlockingCollectives.StackBytes)
+            BlockingCollectives.Allreduce(c, buffer, op);
+        else
+            CollectiveCall.Wait(Dispatch(c, buffer, op, algorithm));
+    }
+
+    private static AllreduceAlgorithm Choose(CollectiveCall c, Buf buffer, Reducer op)
+    {
         var t = c.Tuning;
         long count = buffer.Length / op.ElementSize;
         var algorithm = t.Allreduce;
@@ -28,13 +49,15 @@ internal static class AllreduceAlgorithms
         }
         if (algorithm == AllreduceAlgorithm.Ring && !op.IsCommutative)
             algorithm = AllreduceAlgorithm.RecursiveDoubling;
-        return algorithm switch
-        {
-            AllreduceAlgorithm.Ring => Ring(c, buffer, op),
-            AllreduceAlgorithm.ReduceBroadcast => ReduceBroadcast(c, buffer, op),
-            _ => RecursiveDoubling(c, buffer, op),
-        };
+        return algorithm;
     }
+
+    private static ValueTask Dispatch(CollectiveCall c, Buf buffer, Reducer op, AllreduceAlgorithm algorithm) => algorithm switch
+    {
+        AllreduceAlgorithm.Ring => Ring(c, buffer, op),
+        AllreduceAlgorithm.ReduceBroadcast => ReduceBroadcast(c, buffer, op),
+        _ => RecursiveDoubling(c, buffer, op),
+    };
 
     public static async ValueTask RecursiveDoubling(CollectiveCall c, Buf buffer, Reducer op)
     {
