@@ -185,6 +185,40 @@ internal readonly struct CollectiveCall
         return AwaitAll(batch, count);
     }
 
+    /// <summary>Waits for one started request (blocking, or awaited in a nonblocking call).</summary>
+    public ValueTask WaitOne(RequestCore r)
+    {
+        if (!IsAsync)
+        {
+            _engine.WaitAndRelease(r);
+            return default;
+        }
+        return AwaitOne(r);
+    }
+
+    /// <summary>
+    /// After a failure: waits for the requests <paramref name="batch"/>[from..to) still in flight, ignoring their
+    /// errors, so that none keeps pointing into a buffer the caller is about to release.
+    /// </summary>
+    public void Drain(RequestCore[] batch, int from, int to)
+    {
+        for (int i = from; i < to; i++)
+        {
+            if (batch[i] is { } r)
+            {
+                try
+                {
+                    _engine.WaitAndRelease(r);
+                }
+                catch (Exception)
+                {
+                    // The first error is the one the caller reports.
+                }
+                batch[i] = null!;
+            }
+        }
+    }
+
     private static async ValueTask AwaitOne(RequestCore r) => await new Request(r).AsValueTask().ConfigureAwait(false);
 
     private static async ValueTask AwaitBoth(RequestCore r, RequestCore s)
