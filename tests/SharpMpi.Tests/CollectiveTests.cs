@@ -304,7 +304,7 @@ public class CollectiveTests
     {
         await MpiTestHost.RunAsync(ranks, world =>
         {
-            foreach (var algorithm in new[] { AllreduceAlgorithm.Auto, AllreduceAlgorithm.RecursiveDoubling, AllreduceAlgorithm.Ring })
+            foreach (var algorithm in new[] { AllreduceAlgorithm.Auto, AllreduceAlgorithm.RecursiveDoubling, AllreduceAlgorithm.Ring, AllreduceAlgorithm.Rabenseifner })
             {
                 Use(world, new CollectiveTuning { Allreduce = algorithm });
                 var data = Data(world.Rank, 256 * 1024);
@@ -319,6 +319,7 @@ public class CollectiveTests
     [InlineData(3)]
     [InlineData(4)]
     [InlineData(5)]
+    [InlineData(7)]
     public async Task RingAlgorithms_SegmentedBlocks_MatchReference(int ranks)
     {
         await MpiTestHost.RunAsync(ranks, world =>
@@ -340,6 +341,11 @@ public class CollectiveTests
                     var data = Data(me, count);
                     world.Allreduce(data, Op.Sum);
                     Assert.Equal(SumReference(p, count), data);
+                    world.Environment.CollectiveTuning = world.Environment.CollectiveTuning with { Allreduce = AllreduceAlgorithm.Rabenseifner };
+                    data = Data(me, count);
+                    world.Allreduce(data, Op.Sum);
+                    Assert.Equal(SumReference(p, count), data);
+                    world.Environment.CollectiveTuning = world.Environment.CollectiveTuning with { Allreduce = AllreduceAlgorithm.Ring };
 
                     var counts = Enumerable.Range(0, p).Select(i => count / p + (i < count % p ? 1 : 0)).ToArray();
                     var mine = new int[counts[me]];

@@ -9,7 +9,7 @@ internal enum BroadcastAlgorithm { Auto, Binomial, ScatterRingAllgather }
 
 internal enum ReduceAlgorithm { Auto, Binomial, ReduceScatterGather }
 
-internal enum AllreduceAlgorithm { Auto, RecursiveDoubling, Ring, ReduceBroadcast }
+internal enum AllreduceAlgorithm { Auto, RecursiveDoubling, Ring, ReduceBroadcast, Rabenseifner }
 
 internal enum AllgatherAlgorithm { Auto, RecursiveDoubling, Bruck, Ring }
 
