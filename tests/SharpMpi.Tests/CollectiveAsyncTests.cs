@@ -17,7 +17,7 @@ public class CollectiveAsyncTests
         {
             int p = world.Size, me = world.Rank;
             int[] counts = [1, 37, 0, 5000, 3, 60_000, 2, 1000];
-            foreach (var algorithm in new[] { AllreduceAlgorithm.Auto, AllreduceAlgorithm.RecursiveDoubling, AllreduceAlgorithm.Ring, AllreduceAlgorithm.ReduceBroadcast })
+            foreach (var algorithm in new[] { AllreduceAlgorithm.Auto, AllreduceAlgorithm.RecursiveDoubling, AllreduceAlgorithm.Ring, AllreduceAlgorithm.ReduceBroadcast, AllreduceAlgorithm.Rabenseifner })
             {
                 Use(world, new CollectiveTuning { Allreduce = algorithm });
                 var sends = counts.Select((c, k) => Data(me + k, c)).ToArray();

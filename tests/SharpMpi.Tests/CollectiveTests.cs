@@ -304,12 +304,63 @@ public class CollectiveTests
     {
         await MpiTestHost.RunAsync(ranks, world =>
         {
-            foreach (var algorithm in new[] { AllreduceAlgorithm.Auto, AllreduceAlgorithm.RecursiveDoubling, AllreduceAlgorithm.Ring })
+            foreach (var algorithm in new[] { AllreduceAlgorithm.Auto, AllreduceAlgorithm.RecursiveDoubling, AllreduceAlgorithm.Ring, AllreduceAlgorithm.Rabenseifner })
             {
                 Use(world, new CollectiveTuning { Allreduce = algorithm });
                 var data = Data(world.Rank, 256 * 1024);
                 world.Allreduce(data, Op.Sum);
                 Assert.Equal(SumReference(world.Size, 256 * 1024), data);
+            }
+        }, Options);
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(7)]
+    public async Task RingAlgorithms_SegmentedBlocks_MatchReference(int ranks)
+    {
+        await MpiTestHost.RunAsync(ranks, world =>
+        {
+            int p = world.Size, me = world.Rank;
+            // 100-byte segments: every ring step of these sizes goes in several segments, the last one short.
+            foreach (long segment in new long[] { 100, 4096 })
+            {
+                Use(world, new CollectiveTuning
+                {
+                    Allreduce = AllreduceAlgorithm.Ring,
+                    ReduceScatter = ReduceScatterAlgorithm.Ring,
+                    Allgather = AllgatherAlgorithm.Ring,
+                    Broadcast = BroadcastAlgorithm.ScatterRingAllgather,
+                    RingSegmentBytes = segment,
+                });
+                foreach (int count in new[] { 37, 5000, 12345 })
+                {
+                    var data = Data(me, count);
+                    world.Allreduce(data, Op.Sum);
+                    Assert.Equal(SumReference(p, count), data);
+                    world.Environment.CollectiveTuning = world.Environment.CollectiveTuning with { Allreduce = AllreduceAlgorithm.Rabenseifner };
+                    data = Data(me, count);
+                    world.Allreduce(data, Op.Sum);
+                    Assert.Equal(SumReference(p, count), data);
+                    world.Environment.CollectiveTuning = world.Environment.CollectiveTuning with { Allreduce = AllreduceAlgorithm.Ring };
+
+                    var counts = Enumerable.Range(0, p).Select(i => count / p + (i < count % p ? 1 : 0)).ToArray();
+                    var mine = new int[counts[me]];
+                    world.ReduceScatter(Data(me, count), mine, counts, Op.Sum);
+                    Assert.Equal(SumReference(p, count).AsSpan(counts.Take(me).Sum(), counts[me]).ToArray(), mine);
+
+                    var all = new int[count * p];
+                    world.Allgather(Data(me, count), all);
+                    for (int r = 0; r < p; r++)
+                        Assert.Equal(Data(r, count), all.AsSpan(r * count, count).ToArray());
+
+                    var broadcast = me == p - 1 ? Data(me, count) : new int[count];
+                    world.Broadcast<int>(broadcast, p - 1);
+                    Assert.Equal(Data(p - 1, count), broadcast);
+                }
             }
         }, Options);
     }

@@ -22,6 +22,13 @@ public class CollectiveTuningTests
         Assert.Equal(AlltoallAlgorithm.Bruck, t.Alltoall);
         Assert.Equal(ScanAlgorithm.Auto, t.Scan);
         Assert.Equal(GatherAlgorithm.Auto, t.Gather);
+        Assert.Equal(CollectiveTuning.Default.RingSegmentBytes, t.RingSegmentBytes);
+
+        env["SHARPMPI_COLL_SEGMENT"] = "16K";
+        Assert.Equal(16 * 1024, CollectiveTuning.FromEnvironment(v => env.GetValueOrDefault(v)).RingSegmentBytes);
+        env["SHARPMPI_COLL_SEGMENT"] = "lots";
+        Assert.Equal("SHARPMPI_COLL_SEGMENT", Assert.Throws<ArgumentException>(() => CollectiveTuning.FromEnvironment(v => env.GetValueOrDefault(v))).ParamName);
+        env.Remove("SHARPMPI_COLL_SEGMENT");
 
         env["SHARPMPI_COLL_ALLREDUCE"] = "butterfly";
         var e = Assert.Throws<ArgumentException>(() => CollectiveTuning.FromEnvironment(v => env.GetValueOrDefault(v)));

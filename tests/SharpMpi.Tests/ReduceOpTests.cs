@@ -9,7 +9,7 @@ public class ReduceOpTests
 {
     private const int Count = 37; // more than one Vector256 of bytes, plus a tail
 
-    private static readonly AllreduceAlgorithm[] Algorithms = [AllreduceAlgorithm.RecursiveDoubling, AllreduceAlgorithm.Ring];
+    private static readonly AllreduceAlgorithm[] Algorithms = [AllreduceAlgorithm.RecursiveDoubling, AllreduceAlgorithm.Ring, AllreduceAlgorithm.Rabenseifner];
 
     [Theory]
     [InlineData(3)]

@@ -18,6 +18,8 @@ public partial class Communicator
     private CollectiveCall BeginCollective(bool isAsync = false, [CallerMemberName] string name = "")
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (IsIntercommunicator)
+            ThrowNotOnInter(name);
         var call = new CollectiveCall(this, isAsync);
         if (Diagnostics.CollectiveTrace.IsOn(Engine))
             Diagnostics.CollectiveTrace.Enter(this, name, Volatile.Read(ref _collectiveSequence), isAsync);
@@ -65,14 +67,45 @@ public partial class Communicator
     // ================================================================== Barrier, Broadcast
 
     /// <summary>Blocks until every rank has called it (MPI_Barrier).</summary>
-    public void Barrier() => CollectiveCall.Complete(BarrierAlgorithms.Run(BeginCollective()));
+    public void Barrier()
+    {
+        if (IsIntercommunicator)
+        {
+            InterBarrier();
+            return;
+        }
+        var c = BeginCollective();
+        try
+        {
+            BlockingCollectives.Barrier(c);
+        }
+        finally
+        {
+            Diagnostics.CollectiveTrace.Exit();
+        }
+    }
 
     /// <summary>Copies <paramref name="buffer"/> of <paramref name="root"/> into <paramref name="buffer"/> of every rank (MPI_Bcast).</summary>
     public unsafe void Broadcast<T>(Span<T> buffer, int root) where T : unmanaged
     {
+        if (IsIntercommunicator)
+        {
+            InterBroadcast(buffer, root);
+            return;
+        }
         CheckRoot(root);
         fixed (T* p = buffer)
-            CollectiveCall.Complete(BroadcastAlgorithms.Run(BeginCollective(), B(p, buffer.Length), root));
+        {
+            var c = BeginCollective();
+            try
+            {
+                BroadcastAlgorithms.RunBlocking(c, B(p, buffer.Length), root);
+            }
+            finally
+            {
+                Diagnostics.CollectiveTrace.Exit();
+            }
+        }
     }
 
     /// <summary>Returns <paramref name="value"/> of <paramref name="root"/> on every rank (MPI_Bcast).</summary>
@@ -90,6 +123,11 @@ public partial class Communicator
     /// </summary>
     public unsafe void Gather<T>(ReadOnlySpan<T> send, Span<T> receive, int root) where T : unmanaged
     {
+        if (IsIntercommunicator)
+        {
+            InterGather(send, receive, root);
+            return;
+        }
         CheckRoot(root);
         if (Rank == root)
             CheckLength(receive.Length, (long)send.Length * Size, nameof(receive));
@@ -123,6 +161,13 @@ public partial class Communicator
     /// <summary>Gathers one value per rank; returns them in rank order at <paramref name="root"/>, null elsewhere (MPI_Gather).</summary>
     public T[]? Gather<T>(T value, int root) where T : unmanaged
     {
+        if (IsIntercommunicator)
+        {
+            CheckInterRoot(root, nameof(root));
+            var all = root == Root ? new T[RemoteCount] : null;
+            InterGather(new ReadOnlySpan<T>(in value), all, root);
+            return all;
+        }
         CheckRoot(root);
         var result = Rank == root ? new T[Size] : null;
         Gather(new ReadOnlySpan<T>(in value), result, root);
@@ -148,6 +193,13 @@ public partial class Communicator
     private unsafe void GathervCore<T>(ReadOnlySpan<T> send, Span<T> receive, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements,
         bool hasDisplacements, int root, bool inPlace) where T : unmanaged
     {
+        if (IsIntercommunicator)
+        {
+            if (inPlace)
+                ThrowNotOnInter(nameof(GathervInPlace));
+            InterGatherv(send, receive, counts, displacements, hasDisplacements, root);
+            return;
+        }
         CheckRoot(root);
         var layout = default(Blocks);
         if (Rank == root)
@@ -186,6 +238,11 @@ public partial class Communicator
     /// </summary>
     public unsafe void Scatter<T>(ReadOnlySpan<T> send, Span<T> receive, int root) where T : unmanaged
     {
+        if (IsIntercommunicator)
+        {
+            InterScatter(send, receive, root);
+            return;
+        }
         CheckRoot(root);
         if (Rank == root)
             CheckLength(send.Length, (long)receive.Length * Size, nameof(send));
@@ -240,6 +297,13 @@ public partial class Communicator
     private unsafe void ScattervCore<T>(ReadOnlySpan<T> send, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements, bool hasDisplacements,
         Span<T> receive, int root, bool inPlace) where T : unmanaged
     {
+        if (IsIntercommunicator)
+        {
+            if (inPlace)
+                ThrowNotOnInter(nameof(ScattervInPlace));
+            InterScatterv(send, counts, displacements, hasDisplacements, receive, root);
+            return;
+        }
         CheckRoot(root);
         var layout = default(Blocks);
         if (Rank == root)
@@ -275,6 +339,11 @@ public partial class Communicator
     /// <summary>Gathers <paramref name="send"/> of every rank, in rank order, into <paramref name="receive"/> of every rank (MPI_Allgather).</summary>
     public unsafe void Allgather<T>(ReadOnlySpan<T> send, Span<T> receive) where T : unmanaged
     {
+        if (IsIntercommunicator)
+        {
+            InterAllgather(send, receive);
+            return;
+        }
         CheckLength(receive.Length, (long)send.Length * Size, nameof(receive));
         fixed (T* s = send)
         fixed (T* r = receive)
@@ -297,7 +366,7 @@ public partial class Communicator
     /// <summary>Returns every rank's <paramref name="value"/>, in rank order (MPI_Allgather).</summary>
     public T[] Allgather<T>(T value) where T : unmanaged
     {
-        var result = new T[Size];
+        var result = new T[IsIntercommunicator ? RemoteCount : Size];
         Allgather(new ReadOnlySpan<T>(in value), result);
         return result;
     }
@@ -320,6 +389,13 @@ public partial class Communicator
     private unsafe void AllgathervCore<T>(ReadOnlySpan<T> send, Span<T> receive, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements,
         bool hasDisplacements, bool inPlace) where T : unmanaged
     {
+        if (IsIntercommunicator)
+        {
+            if (inPlace)
+                ThrowNotOnInter(nameof(AllgathervInPlace));
+            InterAllgatherv(send, receive, counts, displacements, hasDisplacements);
+            return;
+        }
         CheckPerRank(counts.Length, nameof(counts));
         if (hasDisplacements)
             CheckPerRank(displacements.Length, nameof(displacements));
@@ -351,6 +427,11 @@ public partial class Communicator
     /// </summary>
     public unsafe void Alltoall<T>(ReadOnlySpan<T> send, Span<T> receive) where T : unmanaged
     {
+        if (IsIntercommunicator)
+        {
+            InterAlltoall(send, receive);
+            return;
+        }
         CheckBlocks(send.Length, nameof(send));
         CheckLength(receive.Length, send.Length, nameof(receive));
         fixed (T* s = send)
@@ -394,6 +475,13 @@ public partial class Communicator
     private unsafe void AlltoallvCore<T>(ReadOnlySpan<T> send, ReadOnlySpan<int> sendCounts, ReadOnlySpan<int> sendDisplacements,
         Span<T> receive, ReadOnlySpan<int> receiveCounts, ReadOnlySpan<int> receiveDisplacements, int elementSize, bool inPlace) where T : unmanaged
     {
+        if (IsIntercommunicator)
+        {
+            if (inPlace)
+                ThrowNotOnInter(nameof(AlltoallvInPlace));
+            InterAlltoallv(send, sendCounts, sendDisplacements, receive, receiveCounts, receiveDisplacements, elementSize);
+            return;
+        }
         CheckPerRank(sendCounts.Length, nameof(sendCounts));
         CheckPerRank(sendDisplacements.Length, nameof(sendDisplacements));
         CheckPerRank(receiveCounts.Length, nameof(receiveCounts));
@@ -463,12 +551,27 @@ public partial class Communicator
 
     private unsafe void ReduceCore<T>(ReadOnlySpan<T> send, Span<T> receive, Reducer op, int root) where T : unmanaged
     {
+        if (IsIntercommunicator)
+        {
+            InterReduce(send, receive, op, root);
+            return;
+        }
         CheckRoot(root);
         if (Rank == root)
             CheckLength(receive.Length, send.Length, nameof(receive));
         fixed (T* s = send)
         fixed (T* r = receive)
-            CollectiveCall.Complete(ReduceAlgorithms.Run(BeginCollective(), B(s, send.Length), B(r, receive.Length), op, root));
+        {
+            var c = BeginCollective();
+            try
+            {
+                ReduceAlgorithms.RunBlocking(c, B(s, send.Length), B(r, receive.Length), op, root);
+            }
+            finally
+            {
+                Diagnostics.CollectiveTrace.Exit();
+            }
+        }
     }
 
     // ================================================================== Allreduce
@@ -520,10 +623,25 @@ public partial class Communicator
 
     private unsafe void AllreduceCore<T>(ReadOnlySpan<T> send, Span<T> receive, Reducer op) where T : unmanaged
     {
+        if (IsIntercommunicator)
+        {
+            InterAllreduce(send, receive, op);
+            return;
+        }
         CheckLength(receive.Length, send.Length, nameof(receive));
         fixed (T* s = send)
         fixed (T* r = receive)
-            CollectiveCall.Complete(AllreduceAlgorithms.Run(BeginCollective(), B(s, send.Length), B(r, receive.Length), op));
+        {
+            var c = BeginCollective();
+            try
+            {
+                AllreduceAlgorithms.RunBlocking(c, B(s, send.Length), B(r, receive.Length), op);
+            }
+            finally
+            {
+                Diagnostics.CollectiveTrace.Exit();
+            }
+        }
     }
 
     // ================================================================== Reduce-scatter
@@ -568,6 +686,11 @@ public partial class Communicator
 
     private unsafe void ReduceScatterCore<T>(ReadOnlySpan<T> send, Span<T> receive, ReadOnlySpan<int> counts, Reducer op) where T : unmanaged
     {
+        if (IsIntercommunicator)
+        {
+            InterReduceScatter(send, receive, counts, op);
+            return;
+        }
         CheckPerRank(counts.Length, nameof(counts));
         var layout = Blocks.Explicit(counts, default, false, sizeof(T), send.Length, nameof(counts), nameof(counts), nameof(send));
         try
@@ -588,6 +711,11 @@ public partial class Communicator
 
     private unsafe void ReduceScatterBlockCore<T>(ReadOnlySpan<T> send, Span<T> receive, int count, Reducer op) where T : unmanaged
     {
+        if (IsIntercommunicator)
+        {
+            InterReduceScatterBlock(send, receive[..count], op);
+            return;
+        }
         CheckLength(send.Length, (long)count * Size, nameof(send));
         var layout = Blocks.Regular(Size, count * (long)sizeof(T));
         fixed (T* s = send)

@@ -18,6 +18,12 @@ public partial class Communicator : IDisposable
     /// <summary>The null process: sends to it and receives from it complete at once and move nothing (MPI_PROC_NULL).</summary>
     public const int ProcNull = -2;
 
+    /// <summary>
+    /// The root of a rooted collective on an intercommunicator passes this as <c>root</c> (MPI_ROOT); the other
+    /// ranks of its group pass <see cref="ProcNull"/>, the ranks of the other group the root's rank in its group.
+    /// </summary>
+    public const int Root = -3;
+
     /// <summary>Largest valid tag (MPI_TAG_UB).</summary>
     public const int TagUpperBound = int.MaxValue;
 

@@ -12,8 +12,13 @@ namespace SharpMpi;
 /// <remarks>
 /// <see cref="Communicator.Rank"/>, <see cref="Communicator.Size"/> and <see cref="Communicator.Group"/>
 /// describe the local group (MPI_Comm_rank/size/group on an intercommunicator). Both groups share one context
-/// id pair; the steps that involve only the local group run on a private duplicate of it. Collectives on
-/// intercommunicators, and Split/Create on them, are not implemented yet.
+/// id pair; the steps that involve only the local group run on a private duplicate of it. The blocking
+/// collectives MPI defines on intercommunicators (Barrier, Broadcast, Gather(v), Scatter(v), Allgather(v),
+/// Alltoall(v/w), Reduce, Allreduce, ReduceScatter, ReduceScatterBlock) move data between the groups: rooted
+/// ones take <see cref="Communicator.Root"/> / <see cref="Communicator.ProcNull"/> in the root's group and the
+/// root's rank elsewhere, and blocks are indexed by remote rank. Nonblocking, object and scan collectives, and
+/// Split/Create, are not implemented on intercommunicators (they throw <see cref="MpiException"/> with
+/// <see cref="ErrorClass.Unsupported"/>).
 /// </remarks>
 public sealed class Intercommunicator : Communicator
 {
@@ -24,6 +29,9 @@ public sealed class Intercommunicator : Communicator
         int[] remoteWorldRanks, Communicator local)
         : base(environment, localWorldRanks, rank, context, name, remoteWorldRanks) =>
         _local = local;
+
+    /// <summary>The local group's private communicator (the intra-group steps of collectives run on it).</summary>
+    internal Communicator LocalCommunicator => _local;
 
     /// <summary>Always true.</summary>
     public override bool IsInter => true;

@@ -40,11 +40,18 @@ internal static class AllgatherAlgorithms
     {
         int p = c.Size, r = c.Rank, v = (r - shift + p) % p;
         int right = (r + 1) % p, left = (r - 1 + p) % p;
+        // Segments in flight together pipeline a long block through the transport (see ReduceScatterAlgorithms.Ring).
+        long segment = ReduceScatterAlgorithms.SegmentBytes(c.Tuning, 1);
         for (int s = 0; s < p - 1; s++)
         {
             int sendBlock = (v - s + p) % p;
             int receiveBlock = (v - s - 1 + 2 * p) % p;
-            await c.Exchange(blocks.Of(buffer, sendBlock), right, blocks.Of(buffer, receiveBlock), left, phase).ConfigureAwait(false);
+            var outgoing = blocks.Of(buffer, sendBlock);
+            var incoming = blocks.Of(buffer, receiveBlock);
+            if (segment == 0 || (outgoing.Length <= segment && incoming.Length <= segment))
+                await c.Exchange(outgoing, right, incoming, left, phase).ConfigureAwait(false);
+            else
+                await ReduceScatterAlgorithms.SegmentedExchange(c, outgoing, right, incoming, left, phase, segment, null, default).ConfigureAwait(false);
         }
     }
 

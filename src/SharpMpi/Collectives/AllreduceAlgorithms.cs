@@ -17,6 +17,27 @@ internal static class AllreduceAlgorithms
         if (c.Size == 1)
             return default;
         var buffer = receive.Slice(0, send.Length);
+        return Dispatch(c, buffer, op, Choose(c, buffer, op));
+    }
+
+    /// <summary>The blocking call: short recursive-doubling cases take <see cref="BlockingCollectives.Allreduce"/>.</summary>
+    public static void RunBlocking(CollectiveCall c, Buf send, Buf receive, Reducer op)
+    {
+        if (send.IsEmpty)
+            return;
+        send.CopyTo(receive);
+        if (c.Size == 1)
+            return;
+        var buffer = receive.Slice(0, send.Length);
+        var algorithm = Choose(c, buffer, op);
+        if (algorithm == AllreduceAlgorithm.RecursiveDoubling && buffer.Length <= BlockingCollectives.StackBytes)
+            BlockingCollectives.Allreduce(c, buffer, op);
+        else
+            CollectiveCall.Wait(Dispatch(c, buffer, op, algorithm));
+    }
+
+    private static AllreduceAlgorithm Choose(CollectiveCall c, Buf buffer, Reducer op)
+    {
         var t = c.Tuning;
         long count = buffer.Length / op.ElementSize;
         var algorithm = t.Allreduce;
@@ -26,15 +47,20 @@ internal static class AllreduceAlgorithms
                 ? AllreduceAlgorithm.RecursiveDoubling
                 : AllreduceAlgorithm.Ring;
         }
-        if (algorithm == AllreduceAlgorithm.Ring && !op.IsCommutative)
+        if (algorithm is AllreduceAlgorithm.Ring or AllreduceAlgorithm.Rabenseifner && !op.IsCommutative)
             algorithm = AllreduceAlgorithm.RecursiveDoubling;
-        return algorithm switch
-        {
-            AllreduceAlgorithm.Ring => Ring(c, buffer, op),
-            AllreduceAlgorithm.ReduceBroadcast => ReduceBroadcast(c, buffer, op),
-            _ => RecursiveDoubling(c, buffer, op),
-        };
+        if (algorithm == AllreduceAlgorithm.Rabenseifner && count < CollectiveCall.FloorPowerOfTwo(c.Size))
+            algorithm = AllreduceAlgorithm.RecursiveDoubling;
+        return algorithm;
     }
+
+    private static ValueTask Dispatch(CollectiveCall c, Buf buffer, Reducer op, AllreduceAlgorithm algorithm) => algorithm switch
+    {
+        AllreduceAlgorithm.Ring => Ring(c, buffer, op),
+        AllreduceAlgorithm.Rabenseifner => Rabenseifner(c, buffer, op),
+        AllreduceAlgorithm.ReduceBroadcast => ReduceBroadcast(c, buffer, op),
+        _ => RecursiveDoubling(c, buffer, op),
+    };
 
     public static async ValueTask RecursiveDoubling(CollectiveCall c, Buf buffer, Reducer op)
     {
@@ -90,6 +116,119 @@ internal static class AllreduceAlgorithms
         using (var temp = TempBuffer.Rent(blocks.MaxLength))
             await ReduceScatterAlgorithms.Ring(c, buffer, blocks, temp.Buf, op, 0).ConfigureAwait(false);
         await AllgatherAlgorithms.RingShifted(c, buffer, blocks, 0, 1).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Rabenseifner (MPICH's reduce-scatter + allgather, commutative operators): recursive halving leaves each of
+    /// the pof2 core ranks one fully reduced block, recursive doubling gathers them back;
+    /// 2 lg p α + 2n(p−1)/p β + n(p−1)/p γ — the ring's volume in lg p instead of p − 1 rounds. Ranks beyond the
+    /// largest power of two fold into a partner first and get the result from it at the end. Long exchanges
+    /// go in segments, folded as they land (see <see cref="ReduceScatterAlgorithms.Ring"/>).
+    /// </summary>
+    public static async ValueTask Rabenseifner(CollectiveCall c, Buf buffer, Reducer op)
+    {
+        int p = c.Size, r = c.Rank;
+        int pof2 = CollectiveCall.FloorPowerOfTwo(p);
+        int rem = p - pof2;
+        long segment = ReduceScatterAlgorithms.SegmentBytes(c.Tuning, op.ElementSize);
+        using var temp = TempBuffer.Rent(buffer.Length);
+        var tmp = temp.Buf;
+        int newRank;
+        if (r < 2 * rem)
+        {
+            if (r % 2 == 0)
+            {
+                await c.Send(buffer, r + 1, 0).ConfigureAwait(false);
+                newRank = -1;
+            }
+            else
+            {
+                await c.Receive(tmp, r - 1, 0).ConfigureAwait(false);
+                op.Apply(tmp, buffer, buffer);
+                newRank = r / 2;
+            }
+        }
+        else
+        {
+            newRank = r - rem;
+        }
+        if (newRank >= 0)
+        {
+            var blocks = Blocks.Even(pof2, buffer.Length / op.ElementSize, op.ElementSize);
+            int sendIndex = 0, receiveIndex = 0, lastIndex = pof2;
+            int mask = 1;
+            for (; mask < pof2; mask <<= 1)
+            {
+                int newPartner = newRank ^ mask;
+                int partner = newPartner < rem ? newPartner * 2 + 1 : newPartner + rem;
+                Buf outgoing, incoming;
+                if (newRank < newPartner)
+                {
+                    sendIndex = receiveIndex + pof2 / (mask * 2);
+                    outgoing = blocks.Range(buffer, sendIndex, lastIndex);
+                    incoming = blocks.Range(tmp, receiveIndex, sendIndex);
+                }
+                else
+                {
+                    receiveIndex = sendIndex + pof2 / (mask * 2);
+                    outgoing = blocks.Range(buffer, sendIndex, receiveIndex);
+                    incoming = blocks.Range(tmp, receiveIndex, lastIndex);
+                }
+                var target = incoming.IsEmpty ? default : buffer.Slice(incoming.Ptr - tmp.Ptr, incoming.Length);
+                if (segment == 0 || (incoming.Length <= segment && outgoing.Length <= segment))
+                {
+                    await c.Exchange(outgoing, partner, incoming, partner, 1).ConfigureAwait(false);
+                    op.Apply(incoming, target, target);
+                }
+                else
+                {
+                    await ReduceScatterAlgorithms.SegmentedExchange(c, outgoing, partner, incoming, partner, 1, segment, op, target)
+                        .ConfigureAwait(false);
+                }
+                sendIndex = receiveIndex;
+                if (mask * 2 < pof2)
+                    lastIndex = receiveIndex + pof2 / (mask * 2);
+            }
+            // This rank now holds block range [sendIndex, lastIndex) reduced; gather the rest back in reverse.
+            for (mask >>= 1; mask > 0; mask >>= 1)
+            {
+                int newPartner = newRank ^ mask;
+                int partner = newPartner < rem ? newPartner * 2 + 1 : newPartner + rem;
+                Buf outgoing, incoming;
+                if (newRank < newPartner)
+                {
+                    if (mask != pof2 / 2)
+                        lastIndex += pof2 / (mask * 2);
+                    receiveIndex = sendIndex + pof2 / (mask * 2);
+                    outgoing = blocks.Range(buffer, sendIndex, receiveIndex);
+                    incoming = blocks.Range(buffer, receiveIndex, lastIndex);
+                }
+                else
+                {
+                    receiveIndex = sendIndex - pof2 / (mask * 2);
+                    outgoing = blocks.Range(buffer, sendIndex, lastIndex);
+                    incoming = blocks.Range(buffer, receiveIndex, sendIndex);
+                }
+                if (segment == 0 || (incoming.Length <= segment && outgoing.Length <= segment))
+                {
+                    await c.Exchange(outgoing, partner, incoming, partner, 2).ConfigureAwait(false);
+                }
+                else
+                {
+                    await ReduceScatterAlgorithms.SegmentedExchange(c, outgoing, partner, incoming, partner, 2, segment, null, default)
+                        .ConfigureAwait(false);
+                }
+                if (newRank > newPartner)
+                    sendIndex = receiveIndex;
+            }
+        }
+        if (r < 2 * rem)
+        {
+            if (r % 2 != 0)
+                await c.Send(buffer, r - 1, 3).ConfigureAwait(false);
+            else
+                await c.Receive(buffer, r + 1, 3).ConfigureAwait(false);
+        }
     }
 
     public static async ValueTask ReduceBroadcast(CollectiveCall c, Buf buffer, Reducer op)

@@ -12,6 +12,24 @@ internal static class BroadcastAlgorithms
     {
         if (c.Size == 1 || buffer.IsEmpty)
             return default;
+        return Choose(c, buffer) == BroadcastAlgorithm.ScatterRingAllgather
+            ? ScatterRingAllgather(c, buffer, root, phase)
+            : Binomial(c, buffer, root, phase);
+    }
+
+    /// <summary>The blocking call: short binomial cases take <see cref="BlockingCollectives.Broadcast"/>.</summary>
+    public static void RunBlocking(CollectiveCall c, Buf buffer, int root)
+    {
+        if (c.Size == 1 || buffer.IsEmpty)
+            return;
+        if (buffer.Length <= BlockingCollectives.StackBytes && Choose(c, buffer) == BroadcastAlgorithm.Binomial)
+            BlockingCollectives.Broadcast(c, buffer, root, 0);
+        else
+            CollectiveCall.Wait(Run(c, buffer, root));
+    }
+
+    private static BroadcastAlgorithm Choose(CollectiveCall c, Buf buffer)
+    {
         var t = c.Tuning;
         var algorithm = t.Broadcast;
         if (algorithm == BroadcastAlgorithm.Auto)
@@ -20,9 +38,7 @@ internal static class BroadcastAlgorithms
                 ? BroadcastAlgorithm.Binomial
                 : BroadcastAlgorithm.ScatterRingAllgather;
         }
-        return algorithm == BroadcastAlgorithm.ScatterRingAllgather
-            ? ScatterRingAllgather(c, buffer, root, phase)
-            : Binomial(c, buffer, root, phase);
+        return algorithm;
     }
 
     public static async ValueTask Binomial(CollectiveCall c, Buf buffer, int root, int phase)

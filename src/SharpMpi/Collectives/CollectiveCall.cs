@@ -106,6 +106,54 @@ internal readonly struct CollectiveCall
         return SendReceive(send, dest, receive, source, phase);
     }
 
+    // ------------------------------------------------------------------ blocking primitives (no ValueTask)
+
+    // The blocking small-message paths (BlockingCollectives) call these directly: no state machine, no
+    // request for an eager send the transport takes at once, nothing allocated.
+
+    /// <summary>Blocking send; an eager message the transport takes right now needs no request at all.</summary>
+    public unsafe void SendNow(Buf data, int dest, int phase)
+    {
+        int world = Comm.WorldRankOf(dest);
+        if (!_engine.TrySendEagerNow(_context, Rank, Tag(phase), world, (byte*)data.Ptr, data.Length))
+            _engine.WaitAndRelease(_engine.StartSend(_context, Rank, Tag(phase), world, (byte*)data.Ptr, data.Length, SendMode.Standard));
+    }
+
+    /// <summary>Blocking receive.</summary>
+    public void ReceiveNow(Buf buffer, int source, int phase) => _engine.WaitAndRelease(StartReceive(buffer, source, phase));
+
+    /// <summary>
+    /// Blocking MPI_Sendrecv: the receive is posted first (the partner's message lands in place), then the send
+    /// goes out without a request when the transport takes it at once.
+    /// </summary>
+    public unsafe void SendReceiveNow(Buf send, int dest, Buf receive, int source, int phase)
+    {
+        var r = StartReceive(receive, source, phase);
+        RequestCore? s = null;
+        try
+        {
+            int world = Comm.WorldRankOf(dest);
+            if (!_engine.TrySendEagerNow(_context, Rank, Tag(phase), world, (byte*)send.Ptr, send.Length))
+                s = _engine.StartSend(_context, Rank, Tag(phase), world, (byte*)send.Ptr, send.Length, SendMode.Standard);
+        }
+        catch
+        {
+            // The receive points into the caller's (possibly stack) buffer: never leave it posted.
+            if (_engine.CancelReceive(r))
+                _engine.Return(r);
+            throw;
+        }
+        try
+        {
+            _engine.WaitAndRelease(r);
+        }
+        finally
+        {
+            if (s is not null)
+                _engine.WaitAndRelease(s);
+        }
+    }
+
     // ------------------------------------------------------------------ batches
 
     public static RequestCore[] RentBatch(int capacity) => ArrayPool<RequestCore>.Shared.Rent(Math.Max(1, capacity));
@@ -135,6 +183,40 @@ internal readonly struct CollectiveCall
             return default;
         }
         return AwaitAll(batch, count);
+    }
+
+    /// <summary>Waits for one started request (blocking, or awaited in a nonblocking call).</summary>
+    public ValueTask WaitOne(RequestCore r)
+    {
+        if (!IsAsync)
+        {
+            _engine.WaitAndRelease(r);
+            return default;
+        }
+        return AwaitOne(r);
+    }
+
+    /// <summary>
+    /// After a failure: waits for the requests <paramref name="batch"/>[from..to) still in flight, ignoring their
+    /// errors, so that none keeps pointing into a buffer the caller is about to release.
+    /// </summary>
+    public void Drain(RequestCore[] batch, int from, int to)
+    {
+        for (int i = from; i < to; i++)
+        {
+            if (batch[i] is { } r)
+            {
+                try
+                {
+                    _engine.WaitAndRelease(r);
+                }
+                catch (Exception)
+                {
+                    // The first error is the one the caller reports.
+                }
+                batch[i] = null!;
+            }
+        }
     }
 
     private static async ValueTask AwaitOne(RequestCore r) => await new Request(r).AsValueTask().ConfigureAwait(false);
@@ -183,18 +265,20 @@ internal readonly struct CollectiveCall
     /// <summary>Runs a blocking call's algorithm to completion (it never suspends) and rethrows its error.</summary>
     public static void Complete(ValueTask work)
     {
-        if (work.IsCompletedSuccessfully)
-        {
-            Diagnostics.CollectiveTrace.Exit();
-            return;
-        }
         try
         {
-            work.AsTask().GetAwaiter().GetResult();
+            Wait(work);
         }
         finally
         {
             Diagnostics.CollectiveTrace.Exit();
         }
+    }
+
+    /// <summary>Like <see cref="Complete"/> without leaving the trace frame (the caller leaves it).</summary>
+    public static void Wait(ValueTask work)
+    {
+        if (!work.IsCompletedSuccessfully)
+            work.AsTask().GetAwaiter().GetResult();
     }
 }

@@ -9,7 +9,7 @@ internal enum BroadcastAlgorithm { Auto, Binomial, ScatterRingAllgather }
 
 internal enum ReduceAlgorithm { Auto, Binomial, ReduceScatterGather }
 
-internal enum AllreduceAlgorithm { Auto, RecursiveDoubling, Ring, ReduceBroadcast }
+internal enum AllreduceAlgorithm { Auto, RecursiveDoubling, Ring, ReduceBroadcast, Rabenseifner }
 
 internal enum AllgatherAlgorithm { Auto, RecursiveDoubling, Bruck, Ring }
 
@@ -80,6 +80,13 @@ internal sealed record CollectiveTuning
     public long ReduceScatterLongBytes { get; init; } = 512 * 1024;
 
     /// <summary>
+    /// Ring steps (reduce-scatter and allgather rings) send blocks longer than this in segments of this many
+    /// bytes, all in flight at once, and fold each received segment while it is still in cache; 0 turns
+    /// segmenting off. <c>SHARPMPI_COLL_SEGMENT</c> (bytes, or with a K/M suffix).
+    /// </summary>
+    public long RingSegmentBytes { get; init; } = 64 * 1024;
+
+    /// <summary>
     /// Defaults with algorithms forced by <c>SHARPMPI_COLL_BARRIER</c>, <c>_BCAST</c>, <c>_REDUCE</c>,
     /// <c>_ALLREDUCE</c>, <c>_ALLGATHER</c>, <c>_ALLTOALL</c>, <c>_GATHER</c>, <c>_SCATTER</c>, <c>_SCAN</c>,
     /// <c>_REDUCE_SCATTER</c> (values: <c>auto</c> or an algorithm name in snake_case, e.g. <c>ring</c>).
@@ -100,6 +107,9 @@ internal sealed record CollectiveTuning
             Scatter = Parse<GatherAlgorithm>("SHARPMPI_COLL_SCATTER", read),
             Scan = Parse<ScanAlgorithm>("SHARPMPI_COLL_SCAN", read),
             ReduceScatter = Parse<ReduceScatterAlgorithm>("SHARPMPI_COLL_REDUCE_SCATTER", read),
+            RingSegmentBytes = read("SHARPMPI_COLL_SEGMENT") is { Length: > 0 } segment
+                ? Transport.ByteSizeSetting.Parse("SHARPMPI_COLL_SEGMENT", segment)
+                : Default.RingSegmentBytes,
         };
     }
 

@@ -18,6 +18,29 @@ internal static class ReduceAlgorithms
             send.CopyTo(receive);
             return default;
         }
+        return Choose(c, send, op) == ReduceAlgorithm.ReduceScatterGather
+            ? ReduceScatterGather(c, send, receive, op, root, phase)
+            : Binomial(c, send, receive, op, root, phase);
+    }
+
+    /// <summary>The blocking call: short binomial cases take <see cref="BlockingCollectives.Reduce"/>.</summary>
+    public static void RunBlocking(CollectiveCall c, Buf send, Buf receive, Reducer op, int root)
+    {
+        if (send.IsEmpty)
+            return;
+        if (c.Size == 1)
+        {
+            send.CopyTo(receive);
+            return;
+        }
+        if (send.Length <= BlockingCollectives.StackBytes && Choose(c, send, op) == ReduceAlgorithm.Binomial)
+            BlockingCollectives.Reduce(c, send, receive, op, root, 0);
+        else
+            CollectiveCall.Wait(Run(c, send, receive, op, root));
+    }
+
+    private static ReduceAlgorithm Choose(CollectiveCall c, Buf send, Reducer op)
+    {
         var t = c.Tuning;
         var algorithm = t.Reduce;
         long count = send.Length / op.ElementSize;
@@ -27,11 +50,7 @@ internal static class ReduceAlgorithms
                 ? ReduceAlgorithm.Binomial
                 : ReduceAlgorithm.ReduceScatterGather;
         }
-        if (!op.IsCommutative)
-            algorithm = ReduceAlgorithm.Binomial;
-        return algorithm == ReduceAlgorithm.ReduceScatterGather
-            ? ReduceScatterGather(c, send, receive, op, root, phase)
-            : Binomial(c, send, receive, op, root, phase);
+        return op.IsCommutative ? algorithm : ReduceAlgorithm.Binomial;
     }
 
     public static async ValueTask Binomial(CollectiveCall c, Buf send, Buf receive, Reducer op, int root, int phase)

@@ -72,18 +72,91 @@ internal static class ReduceScatterAlgorithms
     /// block r−s−1 to r+1 and folds block r−s−2 from r−1 into its own copy, so after p−1 steps block r on rank r
     /// holds the full reduction. <paramref name="temp"/> holds the largest block.
     /// </summary>
+    /// <remarks>
+    /// Blocks longer than <see cref="CollectiveTuning.RingSegmentBytes"/> go as segments, all posted at once:
+    /// the transfers of later segments overlap the fold of earlier ones (on the partner's core, and in the
+    /// transport's pipeline), and each segment is folded right after it lands, while it is still in cache.
+    /// </remarks>
     public static async ValueTask Ring(CollectiveCall c, Buf buffer, Blocks blocks, Buf temp, Reducer op, int phase)
     {
         int p = c.Size, r = c.Rank;
         int right = (r + 1) % p, left = (r - 1 + p) % p;
+        long segment = SegmentBytes(c.Tuning, op.ElementSize);
         for (int s = 0; s < p - 1; s++)
         {
             int sendBlock = (r - s - 1 + 2 * p) % p;
             int receiveBlock = (r - s - 2 + 2 * p) % p;
             var target = blocks.Of(buffer, receiveBlock);
             var incoming = temp.IsEmpty ? default : temp.Slice(0, target.Length);
-            await c.Exchange(blocks.Of(buffer, sendBlock), right, incoming, left, phase).ConfigureAwait(false);
-            op.Apply(incoming, target, target);
+            var outgoing = blocks.Of(buffer, sendBlock);
+            if (segment == 0 || (target.Length <= segment && outgoing.Length <= segment))
+            {
+                await c.Exchange(outgoing, right, incoming, left, phase).ConfigureAwait(false);
+                op.Apply(incoming, target, target);
+            }
+            else
+            {
+                await SegmentedExchange(c, outgoing, right, incoming, left, phase, segment, op, target).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Segment length for element size <paramref name="elementSize"/> (a whole number of elements), 0 = off.</summary>
+    public static long SegmentBytes(CollectiveTuning t, int elementSize) =>
+        t.RingSegmentBytes <= 0 ? 0 : Math.Max(elementSize, t.RingSegmentBytes / elementSize * elementSize);
+
+    private static int Segments(long length, long segment) => length == 0 ? 0 : (int)((length + segment - 1) / segment);
+
+    /// <summary>
+    /// Sends <paramref name="send"/> and receives <paramref name="receive"/> in segments of
+    /// <paramref name="segment"/> bytes, all in flight at once; with <paramref name="op"/>, folds each received
+    /// segment into the same range of <paramref name="target"/> as soon as it has arrived.
+    /// </summary>
+    public static async ValueTask SegmentedExchange(CollectiveCall c, Buf send, int dest, Buf receive, int source, int phase,
+        long segment, Reducer? op, Buf target)
+    {
+        int nr = Segments(receive.Length, segment), ns = Segments(send.Length, segment);
+        var batch = CollectiveCall.RentBatch(nr + ns);
+        int waited = 0;
+        try
+        {
+            for (int k = 0; k < nr; k++)
+            {
+                long at = k * segment;
+                batch[k] = c.StartReceive(receive.Slice(at, Math.Min(segment, receive.Length - at)), source, phase);
+            }
+            for (int k = 0; k < ns; k++)
+            {
+                long at = k * segment;
+                batch[nr + k] = c.StartSend(send.Slice(at, Math.Min(segment, send.Length - at)), dest, phase);
+            }
+            for (; waited < nr; waited++)
+            {
+                var request = batch[waited];
+                batch[waited] = null!;
+                await c.WaitOne(request).ConfigureAwait(false);
+                if (op is not null)
+                {
+                    long at = waited * segment;
+                    long length = Math.Min(segment, receive.Length - at);
+                    op.Apply(receive.Slice(at, length), target.Slice(at, length), target.Slice(at, length));
+                }
+            }
+            for (; waited < nr + ns; waited++)
+            {
+                var request = batch[waited];
+                batch[waited] = null!;
+                await c.WaitOne(request).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            c.Drain(batch, waited, nr + ns);
+            throw;
+        }
+        finally
+        {
+            CollectiveCall.ReturnBatch(batch);
         }
     }
 }
