@@ -65,7 +65,7 @@ public static class MpiTestHost
         });
         var control = new TestHostJobControl();
         var environments = new MpiEnvironment[ranks];
-        var policy = WaitPolicy.ForLocalRanks(ranks);
+        var policy = WaitPolicy.ForThreadRanks(ranks);
         ProgressEngine[]? overTcp = ranks > 1 && TransportChoice.ForceTcp(System.Environment.GetEnvironmentVariable(TransportChoice.Variable))
             ? await TestHostTcp.CreateEnginesAsync(ranks, policy).ConfigureAwait(false)
             : null;

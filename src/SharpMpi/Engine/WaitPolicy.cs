@@ -5,7 +5,9 @@ namespace SharpMpi.Engine;
 /// <summary>
 /// How long a waiting rank spins, then yields, before it sleeps on its doorbell. A kernel wake-up costs
 /// about 20–30 µs on a typical VM, so latency-sensitive waits spin first; when ranks outnumber cores,
-/// spinning only steals the core from the rank we wait for, so it yields at once.
+/// spinning only steals the core from the rank we wait for, so it yields at once. With a core per rank it
+/// never yields: on a busy machine sched_yield hands the core to another process for a whole time slice
+/// (milliseconds), which made every message wait that long; it spins up to 2 ms and then sleeps.
 /// </summary>
 internal sealed class WaitPolicy
 {
@@ -27,11 +29,18 @@ internal sealed class WaitPolicy
     /// The default for <paramref name="ranksOnThisHost"/> ranks sharing this machine's cores; environment
     /// variables SHARPMPI_SPIN_US and SHARPMPI_YIELD_US override.
     /// </summary>
-    public static WaitPolicy ForLocalRanks(int ranksOnThisHost)
+    public static WaitPolicy ForLocalRanks(int ranksOnThisHost) => Create(ranksOnThisHost > Environment.ProcessorCount ? 0 : 2_000);
+
+    /// <summary>
+    /// For ranks that are threads of one process shared with other work (<see cref="MpiTestHost"/>): spin
+    /// briefly, then yield, so a waiting rank does not keep the core from the rank or test it waits for.
+    /// </summary>
+    public static WaitPolicy ForThreadRanks(int ranks) => Create(ranks > Environment.ProcessorCount ? 0 : 50);
+
+    private static WaitPolicy Create(double defaultSpin)
     {
-        bool oversubscribed = ranksOnThisHost > Environment.ProcessorCount;
-        double spin = oversubscribed ? 0 : 50;
-        double yield = oversubscribed ? 2_000 : 2_000;
+        double spin = defaultSpin;
+        double yield = 2_000;
         spin = ReadMicroseconds("SHARPMPI_SPIN_US", spin);
         yield = Math.Max(spin, ReadMicroseconds("SHARPMPI_YIELD_US", yield));
         return new WaitPolicy(spin, yield, 100_000);
