@@ -29,6 +29,7 @@ internal static class BenchCli
         ("osu-reduce", "OSU Reduce latency to root 0, MPI_FLOAT, Sum (osu_reduce)"),
         ("osu-alltoall", "OSU Alltoall latency, bytes per peer (osu_alltoall)"),
         ("osu-barrier", "OSU Barrier latency (osu_barrier)"),
+        ("column", "Ping-pong of one column of an N x N double matrix with a vector datatype; -m gives N (4096)"),
     ];
 
     private static readonly (string Name, string Description)[] s_ncclVerbs =
@@ -120,9 +121,12 @@ internal static class BenchCli
         command.SetAction(parse =>
         {
             bool collective = name.StartsWith("osu-", StringComparison.Ordinal);
-            long defaultMin = collective ? (name is "osu-allreduce" or "osu-reduce" ? 4 : 1) : 0;
-            long defaultMax = collective ? 1 << 20 : 4 << 20;
-            var (min, max) = ParseRange(parse.GetValue(sizes), defaultMin, defaultMax);
+            long defaultMin = collective ? (name is "osu-allreduce" or "osu-reduce" ? 4 : 1) : name == "column" ? 4096 : 0;
+            long defaultMax = collective ? 1 << 20 : name == "column" ? 4096 : 4 << 20;
+            string? sizeText = parse.GetValue(sizes);
+            if (name == "column" && sizeText is not null && !sizeText.Contains(':'))
+                sizeText = sizeText + ":" + sizeText; // one N, as osu_ddt.c reads it
+            var (min, max) = ParseRange(sizeText, defaultMin, defaultMax);
             var options = new OsuOptions(name, min, max,
                 Positive(parse.GetValue(iterations), "-i"), NonNegative(parse.GetValue(warmup), "-x"),
                 Positive(parse.GetValue(window), "-W") ?? 64, parse.GetValue(full), parse.GetValue(json));
@@ -135,6 +139,7 @@ internal static class BenchCli
                     case "bw": PointToPointBench.Bandwidth(world, options, bidirectional: false, results); break;
                     case "bibw": PointToPointBench.Bandwidth(world, options, bidirectional: true, results); break;
                     case "multi-lat": PointToPointBench.MultiLatency(world, options, results); break;
+                    case "column": DatatypeBench.Column(world, options, results); break;
                     default: OsuCollectiveBench.Run(world, options, results); break;
                 }
                 if (world.Rank == 0 && options.Json is string path)
