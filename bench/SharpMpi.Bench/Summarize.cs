@@ -117,7 +117,7 @@ internal static class Summarize
 
     private static string Unit(string benchmark) => benchmark switch
     {
-        "bw" or "bibw" => "MB/s",
+        "bw" or "bibw" or "put-bw" => "MB/s",
         "launch" => "ms",
         _ => "us",
     };
