@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using SharpMpi.Collectives;
 using SharpMpi.Engine;
 
@@ -129,8 +130,24 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
 
     private int ChunkFor(int target) => Math.Max(ElementSize, Engine.ActiveMessageLimit(Comm.WorldRankOf(target)) / ElementSize * ElementSize);
 
-    /// <summary>Put (or Accumulate with <paramref name="kind"/>): sent in chunks; the source may be reused on return.</summary>
+    /// <summary>Put (or Accumulate with <paramref name="kind"/>): the source may be reused on return.</summary>
+    /// <remarks>
+    /// A Put larger than one active message goes by the pull path when the target can read this rank's memory
+    /// (shared memory): one copy, straight from <paramref name="data"/> into the window, and this call waits
+    /// until the target has read it. Otherwise, and for accumulates, it is sent in chunks of the eager limit.
+    /// </remarks>
     public void Put(ReadOnlySpan<byte> data, int target, long byteOffset, RmaOp op = RmaOp.Put, OpKind kind = OpKind.Replace)
+    {
+        if (op == RmaOp.Put && CanPutByPull(data.Length, target))
+        {
+            fixed (byte* source = data)
+                Wait(StartPutPull(source, data.Length, target, byteOffset, null, default));
+            return;
+        }
+        SendChunks(op, kind, data, target, byteOffset);
+    }
+
+    private void SendChunks(RmaOp op, OpKind kind, ReadOnlySpan<byte> data, int target, long byteOffset)
     {
         int chunk = ChunkFor(target);
         for (int done = 0; done < data.Length; done += chunk)
@@ -138,6 +155,26 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
             int n = Math.Min(chunk, data.Length - done);
             Send(target, op, RmaFlags.None, kind, (ulong)(byteOffset + done), 0, 0, data.Slice(done, n));
         }
+    }
+
+    /// <summary>True when a Put of <paramref name="bytes"/> to <paramref name="target"/> should take the pull path.</summary>
+    public bool CanPutByPull(long bytes, int target) => bytes > ChunkFor(target) && Engine.CanPullFrom(Comm.WorldRankOf(target));
+
+    /// <summary>
+    /// Starts a Put by the pull path: <paramref name="source"/> must stay valid (pinned by the caller, or by
+    /// <paramref name="pin"/>) until the returned operation completes, when the data is in the target's window.
+    /// </summary>
+    public Pending StartPutPull(byte* source, long bytes, int target, long byteOffset, RequestCore? request, MemoryHandle pin)
+    {
+        var p = NewPending(null, 1, request, pin);
+        p.PutSource = source;
+        p.PutBytes = bytes;
+        p.PutTarget = target;
+        p.PutOffset = byteOffset;
+        ulong address = (ulong)source;
+        Send(target, RmaOp.PutPull, RmaFlags.None, OpKind.NoOp, (ulong)byteOffset, bytes, p.Cookie,
+            MemoryMarshal.AsBytes(new ReadOnlySpan<ulong>(in address)));
+        return p;
     }
 
     /// <summary>Starts a Get into <paramref name="destination"/> (pinned by the caller until completion).</summary>
@@ -520,7 +557,14 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
                 Ack(origin, h.Cookie);
                 break;
             case RmaOp.SyncAck:
-                if (Find(h.Cookie) is { } acked)
+                if ((flags & RmaFlags.Refused) != 0 && Find(h.Cookie) is { PutSource: not null } refused)
+                {
+                    // The target cannot read this rank's memory: send the data after all (still pinned).
+                    SendChunks(RmaOp.Put, OpKind.Replace, new ReadOnlySpan<byte>(refused.PutSource, (int)refused.PutBytes),
+                        refused.PutTarget, refused.PutOffset);
+                    Finish(refused, null);
+                }
+                else if (Find(h.Cookie) is { } acked)
                 {
                     Finish(acked, (flags & RmaFlags.Error) != 0
                         ? $"An earlier Put or Accumulate to rank {origin} touched memory that is not in its window (see the target's attached regions)."
@@ -535,6 +579,9 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
                 break;
             case RmaOp.CompleteNotice:
                 Interlocked.Increment(ref _completes[origin]);
+                break;
+            case RmaOp.PutPull:
+                OnPutPull(origin, peerWorld, h, payload);
                 break;
             default:
                 break;
@@ -569,6 +616,33 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
             int n = (int)Math.Min(chunk, bytes - done);
             Send(origin, RmaOp.Reply, RmaFlags.None, OpKind.NoOp, (ulong)done, 0, h.Cookie, new ReadOnlySpan<byte>(src + done, n));
         }
+    }
+
+    private void OnPutPull(int origin, int peerWorld, in FrameHeader h, ReadOnlySpan<byte> payload)
+    {
+        long bytes = h.MessageLength;
+        if (!Resolve(h.Address, bytes, out byte* destination))
+        {
+            Send(origin, RmaOp.ErrorReply, RmaFlags.None, OpKind.NoOp, h.Address, 0, h.Cookie, default);
+            return;
+        }
+        var flags = RmaFlags.None;
+        if (Engine.CanPullFrom(peerWorld))
+        {
+            try
+            {
+                Engine.PullFrom(peerWorld, MemoryMarshal.Read<ulong>(payload), destination, bytes);
+            }
+            catch (IOException)
+            {
+                flags = RmaFlags.Refused; // e.g. ptrace rules changed: the origin sends the data instead
+            }
+        }
+        else
+        {
+            flags = RmaFlags.Refused;
+        }
+        Send(origin, RmaOp.SyncAck, flags, OpKind.NoOp, 0, 0, h.Cookie, default);
     }
 
     private void OnGetAccumulate(int origin, in FrameHeader h, OpKind kind, ReadOnlySpan<byte> payload)
@@ -704,5 +778,11 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
         public ErrorClass ErrorClass;
         public RequestCore? Request;
         public MemoryHandle Pin;
+
+        /// <summary>A Put by the pull path: its source, kept to send it in chunks if the target refuses to pull.</summary>
+        public byte* PutSource;
+        public long PutBytes;
+        public int PutTarget;
+        public long PutOffset;
     }
 }
