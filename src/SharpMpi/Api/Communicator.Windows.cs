@@ -82,6 +82,10 @@ public partial class Communicator
         try
         {
             var core = CreateWindowCore<T>(memory.Pointer + offsets[Rank], bytes, dynamic: false, context, lengths);
+            var bases = new byte*[Size];
+            for (int r = 0; r < bases.Length; r++)
+                bases[r] = memory.Pointer + offsets[r];
+            core.EnableDirectAccess(bases, DirectAtomics.KindOf<T>());
             var elementLengths = Array.ConvertAll(lengths, l => l / sizeof(T));
             return new SharedWindow<T>(core, count, memory, offsets, elementLengths);
         }

@@ -46,6 +46,11 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
     private int[]? _startGroup;
     private int[]? _postGroup;
     private bool _disposed;
+    private byte*[]? _direct;
+    private DirectAtomicKind _directAtomics;
+
+    /// <summary>An operation that completed where it was issued (direct access), for callers that wait on it.</summary>
+    private static readonly Pending s_completed = new() { Done = 1 };
 
     public WindowCore(Communicator comm, int context, int elementSize, Reducer?[] reducers, byte* memory, long bytes, long[] lengths, bool dynamic)
     {
@@ -83,6 +88,21 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
     public bool IsDynamic { get; }
 
     public int Rank => Comm.Rank;
+
+    /// <summary>
+    /// Switches to direct access for a window whose every part this process maps (a shared window):
+    /// <paramref name="bases"/>[r] is rank r's part. Put and Get become copies by the origin, and accumulates,
+    /// when <paramref name="atomics"/> allows, interlocked updates (<see cref="DirectAtomics"/>). Epochs,
+    /// locks and their checks stay as they are: only the data stops travelling as messages.
+    /// </summary>
+    public void EnableDirectAccess(byte*[] bases, DirectAtomicKind atomics)
+    {
+        _direct = bases;
+        _directAtomics = atomics;
+    }
+
+    /// <summary>True when Put and Get are copies by the origin (see <see cref="EnableDirectAccess"/>).</summary>
+    public bool IsDirect => _direct is not null;
 
     /// <summary>Window bytes of <paramref name="rank"/> (not known for dynamic windows: -1).</summary>
     public long BytesOf(int rank) => IsDynamic ? -1 : _lengths[rank];
@@ -138,6 +158,18 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
     /// </remarks>
     public void Put(ReadOnlySpan<byte> data, int target, long byteOffset, RmaOp op = RmaOp.Put, OpKind kind = OpKind.Replace)
     {
+        if (_direct is not null && (op == RmaOp.Put || _directAtomics != DirectAtomicKind.None))
+        {
+            byte* at = _direct[target] + byteOffset;
+            fixed (byte* source = data)
+            {
+                if (op == RmaOp.Put)
+                    Buffer.MemoryCopy(source, at, data.Length, data.Length);
+                else
+                    DirectAtomics.Accumulate(_directAtomics, kind, _reducers[(int)kind]!, at, source, null, data.Length / ElementSize);
+            }
+            return;
+        }
         if (op == RmaOp.Put && CanPutByPull(data.Length, target))
         {
             fixed (byte* source = data)
@@ -158,7 +190,7 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
     }
 
     /// <summary>True when a Put of <paramref name="bytes"/> to <paramref name="target"/> should take the pull path.</summary>
-    public bool CanPutByPull(long bytes, int target) => bytes > ChunkFor(target) && Engine.CanPullFrom(Comm.WorldRankOf(target));
+    public bool CanPutByPull(long bytes, int target) => _direct is null && bytes > ChunkFor(target) && Engine.CanPullFrom(Comm.WorldRankOf(target));
 
     /// <summary>
     /// Starts a Put by the pull path: <paramref name="source"/> must stay valid (pinned by the caller, or by
@@ -180,6 +212,11 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
     /// <summary>Starts a Get into <paramref name="destination"/> (pinned by the caller until completion).</summary>
     public Pending StartGet(byte* destination, long bytes, int target, long byteOffset, RequestCore? request = null, MemoryHandle pin = default)
     {
+        if (_direct is not null)
+        {
+            Buffer.MemoryCopy(_direct[target] + byteOffset, destination, bytes, bytes);
+            return Completed(request, pin);
+        }
         var p = NewPending(destination, bytes, request, pin);
         if (bytes == 0)
         {
@@ -193,6 +230,12 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
     /// <summary>Starts a GetAccumulate: <paramref name="result"/> receives the old values.</summary>
     public Pending StartGetAccumulate(ReadOnlySpan<byte> data, byte* result, int target, long byteOffset, OpKind kind)
     {
+        if (_direct is not null && _directAtomics != DirectAtomicKind.None)
+        {
+            fixed (byte* source = data)
+                DirectAtomics.Accumulate(_directAtomics, kind, _reducers[(int)kind]!, _direct[target] + byteOffset, source, result, data.Length / ElementSize);
+            return s_completed;
+        }
         var p = NewPending(result, data.Length, null, default);
         if (data.Length == 0)
         {
@@ -211,6 +254,12 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
     /// <summary>Starts a compare-and-swap of one element; <paramref name="result"/> receives the old value.</summary>
     public Pending StartCompareAndSwap(ReadOnlySpan<byte> compareThenDesired, byte* result, int target, long byteOffset)
     {
+        if (_direct is not null && _directAtomics != DirectAtomicKind.None)
+        {
+            fixed (byte* both = compareThenDesired)
+                DirectAtomics.CompareAndSwap(_directAtomics, _direct[target] + byteOffset, both, both + ElementSize, result);
+            return s_completed;
+        }
         var p = NewPending(result, ElementSize, null, default);
         Send(target, RmaOp.CompareAndSwap, RmaFlags.None, OpKind.NoOp, (ulong)byteOffset, 0, p.Cookie, compareThenDesired);
         return p;
@@ -218,9 +267,23 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
 
     public void Wait(Pending p)
     {
-        Engine.WaitUntil(static x => Volatile.Read(ref x.Done) != 0, p);
+        if (Volatile.Read(ref p.Done) == 0)
+            Engine.WaitUntil(static x => Volatile.Read(ref x.Done) != 0, p);
         if (p.Error is not null)
             throw new MpiException(p.ErrorClass, p.Error);
+    }
+
+    /// <summary>An operation done in place: completes its request (if any) and releases its pin.</summary>
+    private Pending Completed(RequestCore? request, MemoryHandle pin)
+    {
+        if (request is null)
+        {
+            pin.Dispose();
+            return s_completed;
+        }
+        var p = NewPending(null, 0, request, pin);
+        Finish(p, null);
+        return p;
     }
 
     private Pending NewPending(byte* destination, long bytes, RequestCore? request, MemoryHandle pin)
