@@ -29,8 +29,8 @@ internal static class BenchCli
         ("osu-reduce", "OSU Reduce latency to root 0, MPI_FLOAT, Sum (osu_reduce)"),
         ("osu-alltoall", "OSU Alltoall latency, bytes per peer (osu_alltoall)"),
         ("osu-barrier", "OSU Barrier latency (osu_barrier)"),
-        ("put-latency", "OSU MPI_Put latency from rank 0 to rank 1 (osu_put_latency); -s lock|fence|flush, -w allocate|shared"),
-        ("put-bw", "OSU MPI_Put bandwidth from rank 0 to rank 1 (osu_put_bw); -s lock|fence|flush, -w allocate|shared"),
+        ("put-latency", "OSU MPI_Put latency from rank 0 to rank 1 (osu_put_latency); -s lock|fence|flush, -w allocate|shared|create"),
+        ("put-bw", "OSU MPI_Put bandwidth from rank 0 to rank 1 (osu_put_bw); -s lock|fence|flush, -w allocate|shared|create"),
         ("column", "Ping-pong of one column of an N x N double matrix with a vector datatype; -m gives N (4096)"),
     ];
 
@@ -120,8 +120,8 @@ internal static class BenchCli
         var full = new Option<bool>("-f", "--full") { Description = "Collectives: add Min/Max latency and Iterations columns" };
         var sync = new Option<string>("-s", "--sync") { Description = "put-*: lock (Lock/Unlock per iteration), fence, or flush (LockAll, Flush per iteration)", HelpName = "SYNC", DefaultValueFactory = _ => "lock" };
         sync.AcceptOnlyFromAmong("lock", "fence", "flush");
-        var windowKind = new Option<string>("-w", "--win") { Description = "put-*: allocate (AllocateWindow) or shared (AllocateSharedWindow)", HelpName = "KIND", DefaultValueFactory = _ => "allocate" };
-        windowKind.AcceptOnlyFromAmong("allocate", "shared");
+        var windowKind = new Option<string>("-w", "--win") { Description = "put-*: allocate (AllocateWindow), shared (AllocateSharedWindow) or create (CreateWindow)", HelpName = "KIND", DefaultValueFactory = _ => "allocate" };
+        windowKind.AcceptOnlyFromAmong("allocate", "shared", "create");
         var json = JsonOption();
         var command = new Command(name, description) { sizes, iterations, warmup, window, full, json };
         bool rma = name.StartsWith("put-", StringComparison.Ordinal);

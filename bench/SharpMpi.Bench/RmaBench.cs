@@ -4,8 +4,8 @@ namespace SharpMpi.Bench;
 /// One-sided benchmarks in OSU's format (osu_put_latency, osu_put_bw): rank 0 puts into rank 1's window,
 /// synchronized by <c>-s lock</c> (an exclusive Lock/Unlock around each iteration, the default),
 /// <c>-s fence</c> (Fence on both ranks after each iteration) or <c>-s flush</c> (one LockAll per size, Flush
-/// after each iteration), on a window from <c>-w allocate</c> (AllocateWindow, the default) or <c>-w shared</c>
-/// (AllocateSharedWindow). An iteration is one Put (put-latency) or -W Puts to consecutive offsets (put-bw).
+/// after each iteration), on a window from <c>-w allocate</c> (AllocateWindow, the default), <c>-w shared</c>
+/// (AllocateSharedWindow) or <c>-w create</c> (CreateWindow on an array: data and locks travel as messages). An iteration is one Put (put-latency) or -W Puts to consecutive offsets (put-bw).
 /// bench/native/osu_rma.c runs the same with MPI_Put.
 /// </summary>
 internal static class RmaBench
@@ -20,7 +20,13 @@ internal static class RmaBench
         long windowBytes = checked(maxSize * puts);
         var source = GC.AllocateArray<byte>(checked((int)windowBytes), pinned: true);
         source.AsSpan().Fill(1);
-        using Window<byte> win = windowKind == "shared" ? world.AllocateSharedWindow<byte>(windowBytes) : world.AllocateWindow<byte>(windowBytes);
+        var memory = windowKind == "create" ? GC.AllocateArray<byte>(checked((int)windowBytes), pinned: true) : null;
+        using Window<byte> win = windowKind switch
+        {
+            "shared" => world.AllocateSharedWindow<byte>(windowBytes),
+            "create" => world.CreateWindow<byte>(memory),
+            _ => world.AllocateWindow<byte>(windowBytes),
+        };
         if (world.Rank == 0)
         {
             Console.WriteLine($"# OSU MPI_Put {(bandwidth ? "Bandwidth" : "Latency")} Test (SharpMPI)");

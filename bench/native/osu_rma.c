@@ -4,7 +4,8 @@
  *   -s lock   (default) MPI_Win_lock(EXCLUSIVE, 1) ... MPI_Win_unlock(1) around each iteration
  *   -s fence  MPI_Win_fence on both ranks after each iteration
  *   -s flush  one MPI_Win_lock_all for the whole size, MPI_Win_flush(1) after each iteration
- * on a window from -w allocate (default, MPI_Win_allocate) or -w shared (MPI_Win_allocate_shared). An
+ * on a window from -w allocate (default, MPI_Win_allocate), -w shared (MPI_Win_allocate_shared) or -w create
+ * (MPI_Win_create on malloc'd memory). An
  * iteration is one Put (put-latency) or -W Puts to consecutive offsets (put-bw). Same workload as
  * SharpMpi.Bench's put-latency / put-bw verbs.
  *   mpirun -n 2 osu_rma put-latency|put-bw [-m min:max] [-i iterations] [-x warmup] [-W window] [-s sync] [-w win]
@@ -52,6 +53,10 @@ int main(int argc, char **argv)
     MPI_Win win;
     if (!strcmp(wintype, "shared"))
         MPI_Win_allocate_shared(winbytes, 1, MPI_INFO_NULL, MPI_COMM_WORLD, &wbuf, &win);
+    else if (!strcmp(wintype, "create")) {
+        wbuf = malloc(winbytes);
+        MPI_Win_create(wbuf, winbytes, 1, MPI_INFO_NULL, MPI_COMM_WORLD, &win);
+    }
     else
         MPI_Win_allocate(winbytes, 1, MPI_INFO_NULL, MPI_COMM_WORLD, &wbuf, &win);
     memset(wbuf, 0, winbytes);
@@ -92,6 +97,7 @@ int main(int argc, char **argv)
         }
     }
     MPI_Win_free(&win);
+    if (!strcmp(wintype, "create")) free(wbuf);
     free(sbuf);
     MPI_Finalize();
     return 0;

@@ -13,6 +13,7 @@ internal static class RmaScenarios
         DoubleSum(node);
         OneWinner(node);
         LargePut(world);
+        AllocatedCounter(world);
     }
 
     /// <summary>10 000 FetchAndOp(Sum) from all ranks on one long: exact total, every fetched value distinct.</summary>
@@ -80,11 +81,14 @@ internal static class RmaScenarios
         win.Fence();
     }
 
-    /// <summary>Rank 0 puts 1 MiB into every other rank's window under an exclusive lock.</summary>
+    /// <summary>Rank 0 puts 1 MiB into every other rank's window under an exclusive lock (the pull path, or chunks).</summary>
     private static void LargePut(Communicator world)
     {
         const int N = 1 << 17; // doubles
-        using var win = world.AllocateWindow<double>(N);
+        // CreateWindow: memory of the program's own, so Puts travel as messages (AllocateWindow on one node
+        // would be shared memory, written directly).
+        var memory = new double[N];
+        using var win = world.CreateWindow<double>(memory);
         if (world.Rank == 0)
         {
             var data = new double[N];
@@ -99,6 +103,26 @@ internal static class RmaScenarios
         world.Barrier();
         for (int i = 0; i < N; i++)
             Check(world.Rank == 0 ? win.Local[i] == 0 : win.Local[i] == i + 0.5, $"element {i} is {win.Local[i]}");
+        world.Barrier();
+    }
+
+    /// <summary>AllocateWindow on one node is shared memory: an exclusive-lock protected read-modify-write from every rank.</summary>
+    private static void AllocatedCounter(Communicator world)
+    {
+        using var win = world.AllocateWindow<long>(2);
+        for (int i = 0; i < 300; i++)
+        {
+            using (win.Lock(0, LockType.Exclusive))
+            {
+                // Not atomic by itself: only the exclusive lock keeps the two counters equal.
+                long a = win.Get(0, 0);
+                win.Put(a + 1, 0, 0);
+                win.Put(a + 1, 0, 1);
+            }
+        }
+        world.Barrier();
+        if (world.Rank == 0)
+            Check(win.Local[0] == 300L * world.Size && win.Local[1] == 300L * world.Size, $"counters are {win.Local[0]}, {win.Local[1]}");
         world.Barrier();
     }
 

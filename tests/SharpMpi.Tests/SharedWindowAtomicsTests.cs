@@ -4,7 +4,9 @@ namespace SharpMpi.Tests;
 /// Shared windows move data without messages: Put/Get are copies by the origin and accumulates on 4- and
 /// 8-byte elements are interlocked updates of the target's memory. These check that results stay exact and
 /// atomic under contention, for the single-instruction paths (Sum/Replace/NoOp on int, long, double) and the
-/// compare-exchange loop (other operators, float), and that 16-byte elements still go by messages.
+/// compare-exchange loop (other operators, float), and that 16-byte elements still go by messages; and that
+/// the lock words in the shared memory, which replace lock messages on such windows, exclude and admit as
+/// MPI's exclusive and shared locks do.
 /// </summary>
 public class SharedWindowAtomicsTests
 {
@@ -186,6 +188,80 @@ public class SharedWindowAtomicsTests
             win.Fence();
             Assert.Throws<MpiException>(() => win.Accumulate(1m, 0, 5, Op.Replace));
             win.Fence();
+        });
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public async Task Lock_ExclusiveWordUnderContention_ProtectsReadModifyWrite(int ranks)
+    {
+        await MpiTestHost.RunAsync(ranks, world =>
+        {
+            using var win = world.AllocateSharedWindow<long>(2);
+            const int Rounds = 300;
+            for (int i = 0; i < Rounds; i++)
+            {
+                using (win.Lock(0, LockType.Exclusive))
+                {
+                    // Get then Put is not atomic: only mutual exclusion keeps the two counters exact and equal.
+                    long a = win.Get(0, 0);
+                    Thread.Yield();
+                    win.Put([a + 1, a + 1], 0, 0);
+                }
+            }
+            world.Barrier();
+            Assert.Equal([(long)Rounds * ranks, (long)Rounds * ranks], win.GetSpan(0).ToArray());
+            world.Barrier();
+        });
+    }
+
+    [Fact]
+    public async Task Lock_SharedHoldersThenExclusive_WriterSeesEveryReaderDone()
+    {
+        await MpiTestHost.RunAsync(3, world =>
+        {
+            using var win = world.AllocateSharedWindow<int>(1);
+            if (world.Rank != 0)
+            {
+                using (win.Lock(0, LockType.Shared))
+                    win.Accumulate(1, 0, 0, Op.Sum);
+            }
+            world.Barrier();
+            if (world.Rank == 0)
+            {
+                using (win.Lock(0, LockType.Exclusive))
+                {
+                    Assert.Equal(2, win.Get(0, 0));
+                    win.Put(10, 0, 0);
+                }
+            }
+            world.Barrier();
+            using (win.LockAll())
+            {
+                Assert.Equal(10, win.Get(0, 0));
+                win.FlushAll();
+            }
+            world.Barrier();
+        });
+    }
+
+    [Fact]
+    public async Task Lock_NotHeldOrTwice_ThrowsRmaSync()
+    {
+        await MpiTestHost.RunAsync(2, world =>
+        {
+            using var win = world.AllocateSharedWindow<long>(1);
+            var e = Assert.Throws<MpiException>(() => win.Unlock(1));
+            Assert.Equal(ErrorClass.RmaSync, e.ErrorClass);
+            using (win.Lock(1, LockType.Shared))
+            {
+                e = Assert.Throws<MpiException>(() => win.Lock(1));
+                Assert.Equal(ErrorClass.RmaSync, e.ErrorClass);
+            }
+            e = Assert.Throws<MpiException>(() => win.Put(1L, 1, 0));
+            Assert.Equal(ErrorClass.RmaSync, e.ErrorClass);
+            world.Barrier();
         });
     }
 }

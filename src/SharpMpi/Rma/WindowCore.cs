@@ -48,6 +48,7 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
     private bool _disposed;
     private byte*[]? _direct;
     private DirectAtomicKind _directAtomics;
+    private int* _lockWords; // shared locks: rank r's word at _lockWords + 16 r; -1 exclusive, n > 0 shared holders
 
     /// <summary>An operation that completed where it was issued (direct access), for callers that wait on it.</summary>
     private static readonly Pending s_completed = new() { Done = 1 };
@@ -95,10 +96,67 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
     /// when <paramref name="atomics"/> allows, interlocked updates (<see cref="DirectAtomics"/>). Epochs,
     /// locks and their checks stay as they are: only the data stops travelling as messages.
     /// </summary>
-    public void EnableDirectAccess(byte*[] bases, DirectAtomicKind atomics)
+    /// <remarks>
+    /// When every data operation is direct (<paramref name="atomics"/> is not None) nothing is ever in flight,
+    /// so passive-target locks become words in the shared memory (<paramref name="lockWords"/>, one per rank,
+    /// 64 bytes apart, zeroed), Flush is a memory barrier and Fence a barrier: no message is needed at all.
+    /// Otherwise (accumulates by message) locks and synchronization stay messages, which order those
+    /// accumulates.
+    /// </remarks>
+    public void EnableDirectAccess(byte*[] bases, DirectAtomicKind atomics, int* lockWords)
     {
         _direct = bases;
         _directAtomics = atomics;
+        if (atomics != DirectAtomicKind.None)
+            _lockWords = lockWords;
+    }
+
+    /// <summary>True when every data operation is a direct access and locks are shared-memory words.</summary>
+    private bool FullyDirect => _lockWords != null;
+
+    private int* LockWord(int rank) => _lockWords + 16 * rank;
+
+    /// <summary>
+    /// Takes rank <paramref name="target"/>'s lock word: exclusive = 0 → -1, shared = n ≥ 0 → n + 1. Waits (with
+    /// progress, so this rank still serves others) while it is held the other way. Readers may starve a writer
+    /// under constant shared use, as with any reader-preferring lock.
+    /// </summary>
+    private void AcquireLockWord(int target, bool exclusive)
+    {
+        var attempt = new LockAttempt(LockWord(target), exclusive);
+        if (!attempt.TryAcquire())
+            Engine.WaitUntil(static a => a.TryAcquire(), attempt);
+    }
+
+    private void ReleaseLockWord(int target, bool exclusive)
+    {
+        // Interlocked: a full barrier, so this epoch's stores are visible before the lock is seen free.
+        if (exclusive)
+            Interlocked.Exchange(ref *LockWord(target), 0);
+        else
+            Interlocked.Decrement(ref *LockWord(target));
+    }
+
+    /// <summary>One attempt state; idempotent once acquired (a wait may evaluate its predicate again).</summary>
+    private sealed class LockAttempt(int* word, bool exclusive)
+    {
+        private bool _acquired;
+
+        public bool TryAcquire()
+        {
+            if (_acquired)
+                return true;
+            if (exclusive)
+            {
+                _acquired = Interlocked.CompareExchange(ref *word, -1, 0) == 0;
+            }
+            else
+            {
+                int holders = Volatile.Read(ref *word);
+                _acquired = holders >= 0 && Interlocked.CompareExchange(ref *word, holders + 1, holders) == holders;
+            }
+            return _acquired;
+        }
     }
 
     /// <summary>True when Put and Get are copies by the origin (see <see cref="EnableDirectAccess"/>).</summary>
@@ -325,7 +383,16 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_lockAll || _lockHeld.AsSpan().ContainsAnyExcept((byte)0) || _startGroup is not null || _postGroup is not null)
             throw new MpiException(ErrorClass.RmaSync, "Fence while a lock or a post/start epoch is open on this window.");
-        FenceCore();
+        if (FullyDirect)
+        {
+            // Nothing is in flight: every operation was a store by its origin, which the barrier publishes.
+            Interlocked.MemoryBarrier();
+            Comm.Barrier();
+        }
+        else
+        {
+            FenceCore();
+        }
         _fenceEpoch = true;
     }
 
@@ -359,6 +426,12 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
             throw new MpiException(ErrorClass.RmaSync, $"This rank already holds a lock on rank {target}'s window.");
         if (_fenceEpoch)
             _fenceEpoch = false; // a lock epoch may follow a fence that closed the fence epoch
+        if (FullyDirect)
+        {
+            AcquireLockWord(target, exclusive);
+            _lockHeld[target] = exclusive ? (byte)2 : (byte)1;
+            return;
+        }
         var p = NewPending(null, 1, null, default);
         Send(target, RmaOp.Lock, exclusive ? RmaFlags.Exclusive : RmaFlags.None, OpKind.NoOp, 0, 0, p.Cookie, default);
         Wait(p);
@@ -372,7 +445,10 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
             throw new MpiException(ErrorClass.RmaSync, $"Unlock of rank {target} without a matching Lock.");
         bool exclusive = _lockHeld[target] == 2;
         _lockHeld[target] = 0;
-        SyncWith(target, RmaOp.Unlock, exclusive);
+        if (FullyDirect)
+            ReleaseLockWord(target, exclusive);
+        else
+            SyncWith(target, RmaOp.Unlock, exclusive);
     }
 
     public void LockAll()
@@ -381,6 +457,13 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
         if (_lockAll || _lockHeld.AsSpan().ContainsAnyExcept((byte)0))
             throw new MpiException(ErrorClass.RmaSync, "LockAll while this rank already holds a lock on the window.");
         _fenceEpoch = false;
+        if (FullyDirect)
+        {
+            for (int r = 0; r < Comm.Size; r++)
+                AcquireLockWord(r, exclusive: false);
+            _lockAll = true;
+            return;
+        }
         var all = new Pending[Comm.Size];
         for (int r = 0; r < all.Length; r++)
         {
@@ -398,6 +481,12 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
         if (!_lockAll)
             throw new MpiException(ErrorClass.RmaSync, "UnlockAll without LockAll.");
         _lockAll = false;
+        if (FullyDirect)
+        {
+            for (int r = 0; r < Comm.Size; r++)
+                ReleaseLockWord(r, exclusive: false);
+            return;
+        }
         SyncWithAll(RmaOp.Unlock, exclusive: false);
     }
 
@@ -407,13 +496,19 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
         ObjectDisposedException.ThrowIf(_disposed, this);
         if ((uint)target >= (uint)Comm.Size)
             throw new ArgumentOutOfRangeException(nameof(target), target, $"Rank {target} is not in the window's communicator of size {Comm.Size}.");
-        SyncWith(target, RmaOp.Flush, false);
+        if (FullyDirect)
+            Interlocked.MemoryBarrier(); // every operation was already done by this rank's own stores
+        else
+            SyncWith(target, RmaOp.Flush, false);
     }
 
     public void FlushAll()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        SyncWithAll(RmaOp.Flush, false);
+        if (FullyDirect)
+            Interlocked.MemoryBarrier();
+        else
+            SyncWithAll(RmaOp.Flush, false);
     }
 
     private void SyncWith(int target, RmaOp op, bool exclusive)
