@@ -117,7 +117,8 @@ internal static class Summarize
 
     private static string Unit(string benchmark) => benchmark switch
     {
-        "bw" or "bibw" or "put-bw" => "MB/s",
+        "bw" or "bibw" => "MB/s",
+        _ when benchmark.StartsWith("put-bw", StringComparison.Ordinal) => "MB/s",
         "launch" => "ms",
         _ => "us",
     };
