@@ -264,4 +264,28 @@ public class SharedWindowAtomicsTests
             world.Barrier();
         });
     }
+
+    [Fact]
+    public async Task Unlock_ByteAccumulatesByMessage_AppliedBeforeTheLockIsFree()
+    {
+        await MpiTestHost.RunAsync(3, world =>
+        {
+            // 1-byte elements: accumulates travel as messages while the lock is a word in the shared memory.
+            using var win = world.AllocateSharedWindow<byte>(4);
+            for (int i = 0; i < 20; i++)
+            {
+                using (win.Lock(0, LockType.Shared))
+                    win.Accumulate([1, 2, 0, 0], 0, 0, Op.Sum);
+            }
+            using (win.Lock(0, LockType.Exclusive))
+            {
+                // Every rank's Unlock waited for its accumulates, so whoever locks next sees them all once
+                // all ranks are done: count them through the lock itself.
+                win.Accumulate([0, 0, 1, 0], 0, 0, Op.Sum);
+            }
+            world.Barrier();
+            Assert.Equal(new byte[] { 60, 120, 3, 0 }, win.GetSpan(0).ToArray());
+            world.Barrier();
+        });
+    }
 }

@@ -49,6 +49,7 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
     private byte*[]? _direct;
     private DirectAtomicKind _directAtomics;
     private int* _lockWords; // shared locks: rank r's word at _lockWords + 16 r; -1 exclusive, n > 0 shared holders
+    private bool[]? _unflushed; // shared locks: accumulates sent to rank r as messages since its last flush
 
     /// <summary>An operation that completed where it was issued (direct access), for callers that wait on it.</summary>
     private static readonly Pending s_completed = new() { Done = 1 };
@@ -97,22 +98,35 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
     /// locks and their checks stay as they are: only the data stops travelling as messages.
     /// </summary>
     /// <remarks>
-    /// When every data operation is direct (<paramref name="atomics"/> is not None) nothing is ever in flight,
-    /// so passive-target locks become words in the shared memory (<paramref name="lockWords"/>, one per rank,
-    /// 64 bytes apart, zeroed), Flush is a memory barrier and Fence a barrier: no message is needed at all.
-    /// Otherwise (accumulates by message) locks and synchronization stay messages, which order those
-    /// accumulates.
+    /// Passive-target locks become words in the shared memory (<paramref name="lockWords"/>, one per rank,
+    /// 64 bytes apart, zeroed). When every data operation is direct (<paramref name="atomics"/> is not None)
+    /// nothing is ever in flight, so Flush is a memory barrier and Fence a barrier. Otherwise accumulates
+    /// travel as messages: Unlock and Flush first wait until those sent to the target were applied, and Fence
+    /// keeps its messages (the element type decides that for every rank alike).
     /// </remarks>
     public void EnableDirectAccess(byte*[] bases, DirectAtomicKind atomics, int* lockWords)
     {
         _direct = bases;
         _directAtomics = atomics;
-        if (atomics != DirectAtomicKind.None)
-            _lockWords = lockWords;
+        _lockWords = lockWords;
+        _unflushed = new bool[Comm.Size];
     }
 
-    /// <summary>True when every data operation is a direct access and locks are shared-memory words.</summary>
-    private bool FullyDirect => _lockWords != null;
+    /// <summary>True when locks are shared-memory words (see <see cref="EnableDirectAccess"/>).</summary>
+    private bool SharedLocks => _lockWords != null;
+
+    /// <summary>True when every data operation is a direct access: nothing is ever in flight.</summary>
+    private bool FullyDirect => _lockWords != null && _directAtomics != DirectAtomicKind.None;
+
+    /// <summary>With shared locks: completes the accumulates sent to <paramref name="target"/> as messages, if any.</summary>
+    private void FlushMessages(int target)
+    {
+        if (_unflushed![target])
+        {
+            _unflushed[target] = false;
+            SyncWith(target, RmaOp.Flush, false);
+        }
+    }
 
     private int* LockWord(int rank) => _lockWords + 16 * rank;
 
@@ -234,6 +248,8 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
                 Wait(StartPutPull(source, data.Length, target, byteOffset, null, default));
             return;
         }
+        if (_unflushed is not null)
+            _unflushed[target] = true;
         SendChunks(op, kind, data, target, byteOffset);
     }
 
@@ -392,6 +408,8 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
         else
         {
             FenceCore();
+            if (_unflushed is not null)
+                Array.Clear(_unflushed); // the fence completed every accumulate in flight
         }
         _fenceEpoch = true;
     }
@@ -426,7 +444,7 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
             throw new MpiException(ErrorClass.RmaSync, $"This rank already holds a lock on rank {target}'s window.");
         if (_fenceEpoch)
             _fenceEpoch = false; // a lock epoch may follow a fence that closed the fence epoch
-        if (FullyDirect)
+        if (SharedLocks)
         {
             AcquireLockWord(target, exclusive);
             _lockHeld[target] = exclusive ? (byte)2 : (byte)1;
@@ -445,10 +463,15 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
             throw new MpiException(ErrorClass.RmaSync, $"Unlock of rank {target} without a matching Lock.");
         bool exclusive = _lockHeld[target] == 2;
         _lockHeld[target] = 0;
-        if (FullyDirect)
+        if (SharedLocks)
+        {
+            FlushMessages(target);
             ReleaseLockWord(target, exclusive);
+        }
         else
+        {
             SyncWith(target, RmaOp.Unlock, exclusive);
+        }
     }
 
     public void LockAll()
@@ -457,7 +480,7 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
         if (_lockAll || _lockHeld.AsSpan().ContainsAnyExcept((byte)0))
             throw new MpiException(ErrorClass.RmaSync, "LockAll while this rank already holds a lock on the window.");
         _fenceEpoch = false;
-        if (FullyDirect)
+        if (SharedLocks)
         {
             for (int r = 0; r < Comm.Size; r++)
                 AcquireLockWord(r, exclusive: false);
@@ -481,10 +504,13 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
         if (!_lockAll)
             throw new MpiException(ErrorClass.RmaSync, "UnlockAll without LockAll.");
         _lockAll = false;
-        if (FullyDirect)
+        if (SharedLocks)
         {
             for (int r = 0; r < Comm.Size; r++)
+            {
+                FlushMessages(r);
                 ReleaseLockWord(r, exclusive: false);
+            }
             return;
         }
         SyncWithAll(RmaOp.Unlock, exclusive: false);
@@ -496,19 +522,30 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
         ObjectDisposedException.ThrowIf(_disposed, this);
         if ((uint)target >= (uint)Comm.Size)
             throw new ArgumentOutOfRangeException(nameof(target), target, $"Rank {target} is not in the window's communicator of size {Comm.Size}.");
-        if (FullyDirect)
-            Interlocked.MemoryBarrier(); // every operation was already done by this rank's own stores
+        if (SharedLocks)
+        {
+            FlushMessages(target); // direct operations were already done by this rank's own stores
+            Interlocked.MemoryBarrier();
+        }
         else
+        {
             SyncWith(target, RmaOp.Flush, false);
+        }
     }
 
     public void FlushAll()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (FullyDirect)
+        if (SharedLocks)
+        {
+            for (int r = 0; r < Comm.Size; r++)
+                FlushMessages(r);
             Interlocked.MemoryBarrier();
+        }
         else
+        {
             SyncWithAll(RmaOp.Flush, false);
+        }
     }
 
     private void SyncWith(int target, RmaOp op, bool exclusive)
