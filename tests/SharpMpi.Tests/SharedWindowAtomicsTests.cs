@@ -288,4 +288,24 @@ public class SharedWindowAtomicsTests
             world.Barrier();
         });
     }
+
+    [Fact]
+    public async Task Fence_ByteAccumulatesByMessageOnSomeRanks_CompleteAfterFence()
+    {
+        await MpiTestHost.RunAsync(3, world =>
+        {
+            using var win = world.AllocateSharedWindow<byte>(2);
+            win.Fence();
+            win.Put((byte)(world.Rank + 1), world.Rank, 1); // direct: every rank
+            win.Fence();
+            if (world.Rank == 2)
+                win.Accumulate([5, 5], 0, 0, Op.Sum); // by message: one rank only
+            win.Fence();
+            if (world.Rank == 0)
+                Assert.Equal(new byte[] { 5, 6 }, win.Local.ToArray());
+            win.Fence(); // nothing sent this time: the allreduce alone
+            Assert.Equal((byte)(world.Rank == 0 ? 6 : world.Rank + 1), win.Local[1]);
+            win.Fence();
+        });
+    }
 }

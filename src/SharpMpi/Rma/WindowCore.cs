@@ -137,9 +137,10 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
     /// </summary>
     private void AcquireLockWord(int target, bool exclusive)
     {
+        if (LockAttempt.TryTake(LockWord(target), exclusive))
+            return;
         var attempt = new LockAttempt(LockWord(target), exclusive);
-        if (!attempt.TryAcquire())
-            Engine.WaitUntil(static a => a.TryAcquire(), attempt);
+        Engine.WaitUntil(static a => a.TryAcquire(), attempt);
     }
 
     private void ReleaseLockWord(int target, bool exclusive)
@@ -158,18 +159,18 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
 
         public bool TryAcquire()
         {
-            if (_acquired)
-                return true;
-            if (exclusive)
-            {
-                _acquired = Interlocked.CompareExchange(ref *word, -1, 0) == 0;
-            }
-            else
-            {
-                int holders = Volatile.Read(ref *word);
-                _acquired = holders >= 0 && Interlocked.CompareExchange(ref *word, holders + 1, holders) == holders;
-            }
+            if (!_acquired)
+                _acquired = TryTake(word, exclusive);
             return _acquired;
+        }
+
+        /// <summary>One attempt without waiting (the uncontended path allocates nothing).</summary>
+        public static bool TryTake(int* word, bool exclusive)
+        {
+            if (exclusive)
+                return Interlocked.CompareExchange(ref *word, -1, 0) == 0;
+            int holders = Volatile.Read(ref *word);
+            return holders >= 0 && Interlocked.CompareExchange(ref *word, holders + 1, holders) == holders;
         }
     }
 
@@ -405,11 +406,19 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
             Interlocked.MemoryBarrier();
             Comm.Barrier();
         }
+        else if (SharedLocks)
+        {
+            // Direct data, but accumulates by message: only when some rank sent any since the last fence do
+            // the fence marks have anything to wait for. The allreduce doubles as the barrier otherwise.
+            Interlocked.MemoryBarrier();
+            bool sent = _unflushed.AsSpan().Contains(true);
+            if (Comm.Allreduce(sent ? 1 : 0, Op.Max) != 0)
+                FenceCore();
+            Array.Clear(_unflushed!); // the fence completed every accumulate in flight
+        }
         else
         {
             FenceCore();
-            if (_unflushed is not null)
-                Array.Clear(_unflushed); // the fence completed every accumulate in flight
         }
         _fenceEpoch = true;
     }
