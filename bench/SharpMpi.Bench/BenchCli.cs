@@ -29,6 +29,9 @@ internal static class BenchCli
         ("osu-reduce", "OSU Reduce latency to root 0, MPI_FLOAT, Sum (osu_reduce)"),
         ("osu-alltoall", "OSU Alltoall latency, bytes per peer (osu_alltoall)"),
         ("osu-barrier", "OSU Barrier latency (osu_barrier)"),
+        ("put-latency", "OSU MPI_Put latency from rank 0 to rank 1 (osu_put_latency); -s lock|fence|flush, -w allocate|shared|create"),
+        ("put-bw", "OSU MPI_Put bandwidth from rank 0 to rank 1 (osu_put_bw); -s lock|fence|flush, -w allocate|shared|create"),
+        ("column", "Ping-pong of one column of an N x N double matrix with a vector datatype; -m gives N (4096)"),
     ];
 
     private static readonly (string Name, string Description)[] s_ncclVerbs =
@@ -115,17 +118,30 @@ internal static class BenchCli
         var warmup = IntOption("-x", "--warmup", "Warm-up iterations per size (default: OSU's, by size)", "N");
         var window = IntOption("-W", "--window-size", "Messages in flight per iteration for bw/bibw (64)", "N");
         var full = new Option<bool>("-f", "--full") { Description = "Collectives: add Min/Max latency and Iterations columns" };
+        var sync = new Option<string>("-s", "--sync") { Description = "put-*: lock (Lock/Unlock per iteration), fence, or flush (LockAll, Flush per iteration)", HelpName = "SYNC", DefaultValueFactory = _ => "lock" };
+        sync.AcceptOnlyFromAmong("lock", "fence", "flush");
+        var windowKind = new Option<string>("-w", "--win") { Description = "put-*: allocate (AllocateWindow), shared (AllocateSharedWindow) or create (CreateWindow)", HelpName = "KIND", DefaultValueFactory = _ => "allocate" };
+        windowKind.AcceptOnlyFromAmong("allocate", "shared", "create");
         var json = JsonOption();
         var command = new Command(name, description) { sizes, iterations, warmup, window, full, json };
+        bool rma = name.StartsWith("put-", StringComparison.Ordinal);
+        if (rma)
+        {
+            command.Options.Add(sync);
+            command.Options.Add(windowKind);
+        }
         command.SetAction(parse =>
         {
             bool collective = name.StartsWith("osu-", StringComparison.Ordinal);
-            long defaultMin = collective ? (name is "osu-allreduce" or "osu-reduce" ? 4 : 1) : 0;
-            long defaultMax = collective ? 1 << 20 : 4 << 20;
-            var (min, max) = ParseRange(parse.GetValue(sizes), defaultMin, defaultMax);
+            long defaultMin = collective ? (name is "osu-allreduce" or "osu-reduce" ? 4 : 1) : name == "column" ? 4096 : rma ? 1 : 0;
+            long defaultMax = collective || rma ? 1 << 20 : name == "column" ? 4096 : 4 << 20;
+            string? sizeText = parse.GetValue(sizes);
+            if (name == "column" && sizeText is not null && !sizeText.Contains(':'))
+                sizeText = sizeText + ":" + sizeText; // one N, as osu_ddt.c reads it
+            var (min, max) = ParseRange(sizeText, defaultMin, defaultMax);
             var options = new OsuOptions(name, min, max,
                 Positive(parse.GetValue(iterations), "-i"), NonNegative(parse.GetValue(warmup), "-x"),
-                Positive(parse.GetValue(window), "-W") ?? 64, parse.GetValue(full), parse.GetValue(json));
+                Positive(parse.GetValue(window), "-W") ?? (rma ? 32 : 64), parse.GetValue(full), parse.GetValue(json));
             return RunJob(world =>
             {
                 var results = new BenchResults(name, world.Size);
@@ -135,6 +151,8 @@ internal static class BenchCli
                     case "bw": PointToPointBench.Bandwidth(world, options, bidirectional: false, results); break;
                     case "bibw": PointToPointBench.Bandwidth(world, options, bidirectional: true, results); break;
                     case "multi-lat": PointToPointBench.MultiLatency(world, options, results); break;
+                    case "column": DatatypeBench.Column(world, options, results); break;
+                    case "put-latency" or "put-bw": RmaBench.Put(world, options, parse.GetValue(sync)!, parse.GetValue(windowKind)!, results); break;
                     default: OsuCollectiveBench.Run(world, options, results); break;
                 }
                 if (world.Rank == 0 && options.Json is string path)

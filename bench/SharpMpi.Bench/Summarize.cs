@@ -118,6 +118,7 @@ internal static class Summarize
     private static string Unit(string benchmark) => benchmark switch
     {
         "bw" or "bibw" => "MB/s",
+        _ when benchmark.StartsWith("put-bw", StringComparison.Ordinal) => "MB/s",
         "launch" => "ms",
         _ => "us",
     };

@@ -92,6 +92,34 @@ public class BenchSmokeTests
     }
 
     [Theory]
+    [InlineData("put-latency", "lock", "allocate", "Latency (us)")]
+    [InlineData("put-latency", "fence", "shared", "Latency (us)")]
+    [InlineData("put-bw", "flush", "create", "Bandwidth (MB/s)")]
+    [InlineData("put-bw", "lock", "create", "Bandwidth (MB/s)")]
+    public async Task Put_OsuFormat(string verb, string sync, string window, string column)
+    {
+        // Up to 64 KiB: above the eager limit, so create windows take the pull path.
+        var r = await Ok(2, verb, "-m", "1K:64K", "-i", "3", "-x", "1", "-W", "2", "-s", sync, "-w", window);
+        Assert.Contains($"{"# Size",-10}{column,20}", r.StdoutLines);
+        Assert.Contains(r.StdoutLines, l => l.Contains($"synchronization: {sync}", StringComparison.Ordinal));
+        string[] rows = Rows(r);
+        Assert.Equal(7, rows.Length);
+        foreach (string row in rows)
+            AssertNumber(Fields(row)[1], row);
+    }
+
+    [Fact]
+    public async Task Column_VectorDatatype_OneRowPerN()
+    {
+        var r = await Ok(2, "column", "-m", "64:128", "-i", "3", "-x", "1");
+        Assert.Contains($"{"# Size",-10}{"Latency (us)",20}", r.StdoutLines);
+        string[] rows = Rows(r);
+        Assert.Equal(["64", "128"], rows.Select(row => Fields(row)[0]));
+        foreach (string row in rows)
+            AssertNumber(Fields(row)[1], row);
+    }
+
+    [Theory]
     [InlineData("osu-allreduce", 3)]
     [InlineData("osu-allgather", 2)]
     [InlineData("osu-bcast", 3)]

@@ -19,7 +19,7 @@ public class LaunchedJobTests
     private static async Task<LauncherResult> RunJob(int ranks, params string[] scenario) =>
         await RunJob(ranks, [], scenario);
 
-    private static Task<LauncherResult> RunJob(int ranks, string[] launcherOptions, params string[] scenario) =>
+    internal static Task<LauncherResult> RunJob(int ranks, string[] launcherOptions, params string[] scenario) =>
         RunJob(LauncherProcess.Limit, ranks, launcherOptions, scenario);
 
     private static async Task<LauncherResult> RunJob(TimeSpan limit, int ranks, string[] launcherOptions, params string[] scenario)

@@ -57,6 +57,9 @@ return MpiEnvironment.Run(args, world =>
         case "idle":
             Scenarios.Idle(world);
             break;
+        case "rma":
+            RmaScenarios.Run(world);
+            break;
         case "exit":
             // A rank that exits with a code without finalizing.
             if (world.Rank == 1)

@@ -11,9 +11,16 @@ public partial class Communicator
     /// Allocates <paramref name="count"/> zeroed elements on this rank and exposes them in a new window
     /// (MPI_Win_allocate). Collective; counts may differ between ranks.
     /// </summary>
+    /// <remarks>
+    /// When the ranks are processes on one node, the memory is allocated as in
+    /// <see cref="AllocateSharedWindow{T}"/> (like Open MPI's osc/sm): Put, Get and the atomics are then direct
+    /// accesses by the origin and locks are words in that memory, with no message to the target.
+    /// </remarks>
     public unsafe Window<T> AllocateWindow<T>(long count) where T : unmanaged
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (ProcessesOnOneNode())
+            return AllocateSharedWindow<T>(count);
         long bytes = checked(count * sizeof(T));
         var memory = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(64, bytes), 64);
         NativeMemory.Clear(memory, (nuint)Math.Max(64, bytes));
@@ -71,7 +78,7 @@ public partial class Communicator
         long bytes = checked(count * sizeof(T));
         var lengths = Allgather(bytes);
         var offsets = new long[Size];
-        long total = 0;
+        long total = 64L * Size; // first: one 64-byte line per rank for its lock word
         for (int r = 0; r < Size; r++)
         {
             offsets[r] = total;
@@ -82,6 +89,10 @@ public partial class Communicator
         try
         {
             var core = CreateWindowCore<T>(memory.Pointer + offsets[Rank], bytes, dynamic: false, context, lengths);
+            var bases = new byte*[Size];
+            for (int r = 0; r < bases.Length; r++)
+                bases[r] = memory.Pointer + offsets[r];
+            core.EnableDirectAccess(bases, DirectAtomics.KindOf<T>(), (int*)memory.Pointer);
             var elementLengths = Array.ConvertAll(lengths, l => l / sizeof(T));
             return new SharedWindow<T>(core, count, memory, offsets, elementLengths);
         }
@@ -90,6 +101,25 @@ public partial class Communicator
             memory.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Collective: true when this communicator's ranks are several processes, all on one node.</summary>
+    private bool ProcessesOnOneNode()
+    {
+        if (Size < 2 || IsInter)
+            return false;
+        var nodes = Environment.NodeOfWorldRank;
+        if (nodes.Length == 0)
+            return false;
+        int node = nodes[WorldRankOf(0)];
+        foreach (int w in WorldRanks)
+        {
+            if (nodes[w] != node)
+                return false;
+        }
+        // Ranks that are threads of one process (the test host) keep private memory and messages.
+        int pid = System.Environment.ProcessId;
+        return Array.Exists(Allgather(pid), p => p != pid);
     }
 
     private unsafe WindowCore CreateWindowCore<T>(byte* memory, long bytes, bool dynamic, int context = -1, long[]? lengths = null)

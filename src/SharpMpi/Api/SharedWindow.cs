@@ -8,6 +8,13 @@ namespace SharpMpi;
 /// through <see cref="GetSpan"/>. Direct accesses are plain memory accesses: separate them with
 /// <see cref="Window{T}.Fence"/> or <see cref="Sync"/> plus a barrier, or use <see cref="Interlocked"/> on the span.
 /// </summary>
+/// <remarks>
+/// The RMA calls need no messages to move data here: Put and Get are copies by the calling rank, and for
+/// 4- and 8-byte element types (int, long, double, float, ...) Accumulate, GetAccumulate, FetchAndOp and
+/// CompareAndSwap are <see cref="Interlocked"/> operations on the target's memory, atomic per element across
+/// all ranks of the window. Epoch rules are unchanged: operations still need a Fence, Lock or Start first, and
+/// are visible to the target once its epoch ends.
+/// </remarks>
 public sealed unsafe class SharedWindow<T> : Window<T> where T : unmanaged
 {
     private readonly SharedWindowMemory _memory;

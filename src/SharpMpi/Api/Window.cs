@@ -170,9 +170,21 @@ public unsafe class Window<T> : IDisposable where T : unmanaged
         return old;
     }
 
-    /// <summary>Request-based Put (MPI_Rput): the request completes when the source may be reused (at once: the data is copied).</summary>
+    /// <summary>
+    /// Request-based Put (MPI_Rput): the request completes when the source may be reused — at once for small
+    /// data (it is copied), or once the target has read a large one (on shared memory the target copies it
+    /// straight from <paramref name="source"/>, which stays pinned until then).
+    /// </summary>
     public Request PutAsync(ReadOnlyMemory<T> source, int target, long targetOffset)
     {
+        Core.CheckTarget(target, Bytes(targetOffset), Bytes(source.Length), "Put");
+        if (Core.CanPutByPull(Bytes(source.Length), target))
+        {
+            var pin = source.Pin();
+            var request = Core.Engine.StartGeneralized();
+            Core.StartPutPull((byte*)pin.Pointer, Bytes(source.Length), target, Bytes(targetOffset), request, pin);
+            return new Request(request);
+        }
         Put(source.Span, target, targetOffset);
         return new Request(Core.Engine.CompletedRequest(new Status(Core.Rank, 0, Bytes(source.Length))));
     }

@@ -12,6 +12,13 @@ internal readonly record struct LayoutBlock(long Offset, long Length);
 /// </summary>
 internal sealed unsafe class DatatypeLayout
 {
+    /// <summary>
+    /// The byte distance between consecutive blocks when there are at least two, all of one length and evenly
+    /// spaced (a vector, a matrix column, a subarray's rows); 0 otherwise. Such a layout is copied by one
+    /// strided loop specialized for the block length, without reading the block list.
+    /// </summary>
+    private readonly long _stride;
+
     public DatatypeLayout(TypeMap map)
     {
         var blocks = new List<LayoutBlock>();
@@ -36,6 +43,25 @@ internal sealed unsafe class DatatypeLayout
         TrueUb = map.HasEntries ? map.TrueUb : 0;
         IsContiguous = Blocks.Length == 0 || (Blocks.Length == 1 && Blocks[0].Length == Extent);
         IsSingleBlock = Blocks.Length <= 1;
+        _stride = RegularStride(Blocks);
+    }
+
+    /// <summary>True when the blocks are evenly spaced copies of one length (see <see cref="_stride"/>).</summary>
+    public bool IsStrided => _stride != 0;
+
+    private static long RegularStride(LayoutBlock[] blocks)
+    {
+        if (blocks.Length < 2)
+            return 0;
+        long length = blocks[0].Length, stride = blocks[1].Offset - blocks[0].Offset;
+        if (stride == 0)
+            return 0;
+        for (int b = 1; b < blocks.Length; b++)
+        {
+            if (blocks[b].Length != length || blocks[b].Offset - blocks[b - 1].Offset != stride)
+                return 0;
+        }
+        return stride;
     }
 
     public LayoutBlock[] Blocks { get; }
@@ -76,6 +102,13 @@ internal sealed unsafe class DatatypeLayout
     /// <summary>Copies <paramref name="count"/> elements at <paramref name="source"/> into the packed stream at <paramref name="destination"/>.</summary>
     public void Pack(byte* source, long count, byte* destination)
     {
+        if (_stride != 0)
+        {
+            long blockLength = Blocks[0].Length, packedElement = Size;
+            for (long i = 0; i < count; i++)
+                StridedGather(source + i * Extent + Blocks[0].Offset, _stride, destination + i * packedElement, blockLength, Blocks.Length);
+            return;
+        }
         var blocks = Blocks;
         for (long i = 0; i < count; i++)
         {
@@ -95,6 +128,20 @@ internal sealed unsafe class DatatypeLayout
     /// </summary>
     public void Unpack(byte* source, long bytes, byte* destination, long count)
     {
+        if (_stride != 0)
+        {
+            // Whole elements by the strided loop; a partial last element (a short message) by the general one.
+            long blockLength = Blocks[0].Length;
+            long whole = Math.Min(count, bytes / Size);
+            for (long i = 0; i < whole; i++)
+                StridedScatter(source + i * Size, destination + i * Extent + Blocks[0].Offset, _stride, blockLength, Blocks.Length);
+            if (whole == count || bytes == whole * Size)
+                return;
+            source += whole * Size;
+            bytes -= whole * Size;
+            destination += whole * Extent;
+            count = 1;
+        }
         var blocks = Blocks;
         for (long i = 0; i < count && bytes > 0; i++)
         {
@@ -141,6 +188,54 @@ internal sealed unsafe class DatatypeLayout
 
     /// <summary>True when both describe the same sequence of primitives (count 1 each).</summary>
     public bool SignatureEquals(DatatypeLayout other) => Signature.AsSpan().SequenceEqual(other.Signature);
+
+    /// <summary>Copies <paramref name="blocks"/> blocks spaced <paramref name="stride"/> apart at <paramref name="from"/> into one run at <paramref name="to"/>.</summary>
+    private static void StridedGather(byte* from, long stride, byte* to, long blockLength, int blocks)
+    {
+        switch (blockLength)
+        {
+            case 4:
+                for (int b = 0; b < blocks; b++, from += stride, to += 4)
+                    Unsafe.WriteUnaligned(to, Unsafe.ReadUnaligned<int>(from));
+                break;
+            case 8:
+                for (int b = 0; b < blocks; b++, from += stride, to += 8)
+                    Unsafe.WriteUnaligned(to, Unsafe.ReadUnaligned<long>(from));
+                break;
+            case 16:
+                for (int b = 0; b < blocks; b++, from += stride, to += 16)
+                    Unsafe.WriteUnaligned(to, Unsafe.ReadUnaligned<Int128>(from));
+                break;
+            default:
+                for (int b = 0; b < blocks; b++, from += stride, to += blockLength)
+                    Copy(from, to, blockLength);
+                break;
+        }
+    }
+
+    /// <summary>The inverse of <see cref="StridedGather"/>: one run at <paramref name="from"/> into blocks spaced <paramref name="stride"/> apart.</summary>
+    private static void StridedScatter(byte* from, byte* to, long stride, long blockLength, int blocks)
+    {
+        switch (blockLength)
+        {
+            case 4:
+                for (int b = 0; b < blocks; b++, from += 4, to += stride)
+                    Unsafe.WriteUnaligned(to, Unsafe.ReadUnaligned<int>(from));
+                break;
+            case 8:
+                for (int b = 0; b < blocks; b++, from += 8, to += stride)
+                    Unsafe.WriteUnaligned(to, Unsafe.ReadUnaligned<long>(from));
+                break;
+            case 16:
+                for (int b = 0; b < blocks; b++, from += 16, to += stride)
+                    Unsafe.WriteUnaligned(to, Unsafe.ReadUnaligned<Int128>(from));
+                break;
+            default:
+                for (int b = 0; b < blocks; b++, from += blockLength, to += stride)
+                    Copy(from, to, blockLength);
+                break;
+        }
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Copy(byte* from, byte* to, long length)

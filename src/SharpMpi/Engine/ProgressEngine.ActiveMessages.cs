@@ -85,6 +85,20 @@ internal sealed unsafe partial class ProgressEngine
         }
     }
 
+    /// <summary>
+    /// True when this rank may read <paramref name="peerWorld"/>'s memory directly (the rendezvous pull path):
+    /// a handler may then copy a large payload with <see cref="PullFrom"/> instead of receiving it in frames.
+    /// </summary>
+    public bool CanPullFrom(int peerWorld) => _routes[peerWorld].CanPull(peerWorld);
+
+    /// <summary>
+    /// Copies <paramref name="length"/> bytes at <paramref name="address"/> in <paramref name="peerWorld"/>'s
+    /// address space to <paramref name="destination"/> (process_vm_readv on shared memory). For handlers, which
+    /// run under the engine lock: the peer must keep the range valid until told it was read.
+    /// </summary>
+    public void PullFrom(int peerWorld, ulong address, byte* destination, long length) =>
+        _routes[peerWorld].Pull(peerWorld, address, destination, length);
+
     /// <summary>The RMA hook of OnFrame: true when a handler took the frame.</summary>
     private bool TryDispatchActiveMessage(int peer, in FrameHeader header, ReadOnlySpan<byte> payload)
     {

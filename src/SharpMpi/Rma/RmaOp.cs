@@ -26,6 +26,12 @@ internal enum RmaOp : byte
     FenceMark,
     PostNotice,
     CompleteNotice,
+    /// <summary>
+    /// A Put above the active-message limit: the payload is the origin's source address, and the target copies
+    /// MessageLength bytes from there with the rendezvous pull path (one copy), then answers
+    /// <see cref="SyncAck"/> (flag <see cref="RmaFlags.Refused"/> when it cannot pull: the origin sends chunks).
+    /// </summary>
+    PutPull,
 }
 
 /// <summary>Flags of an RMA active message.</summary>
@@ -37,4 +43,6 @@ internal enum RmaFlags : byte
     Exclusive = 1,
     /// <summary>SyncAck: an earlier operation of this origin failed at the target.</summary>
     Error = 2,
+    /// <summary>SyncAck of a PutPull: the target cannot read the origin's memory; nothing was written.</summary>
+    Refused = 4,
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using SharpMpi.Collectives;
 using SharpMpi.Engine;
 
@@ -45,6 +46,13 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
     private int[]? _startGroup;
     private int[]? _postGroup;
     private bool _disposed;
+    private byte*[]? _direct;
+    private DirectAtomicKind _directAtomics;
+    private int* _lockWords; // shared locks: rank r's word at _lockWords + 16 r; -1 exclusive, n > 0 shared holders
+    private bool[]? _unflushed; // shared locks: accumulates sent to rank r as messages since its last flush
+
+    /// <summary>An operation that completed where it was issued (direct access), for callers that wait on it.</summary>
+    private static readonly Pending s_completed = new() { Done = 1 };
 
     public WindowCore(Communicator comm, int context, int elementSize, Reducer?[] reducers, byte* memory, long bytes, long[] lengths, bool dynamic)
     {
@@ -82,6 +90,92 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
     public bool IsDynamic { get; }
 
     public int Rank => Comm.Rank;
+
+    /// <summary>
+    /// Switches to direct access for a window whose every part this process maps (a shared window):
+    /// <paramref name="bases"/>[r] is rank r's part. Put and Get become copies by the origin, and accumulates,
+    /// when <paramref name="atomics"/> allows, interlocked updates (<see cref="DirectAtomics"/>). Epochs,
+    /// locks and their checks stay as they are: only the data stops travelling as messages.
+    /// </summary>
+    /// <remarks>
+    /// Passive-target locks become words in the shared memory (<paramref name="lockWords"/>, one per rank,
+    /// 64 bytes apart, zeroed). When every data operation is direct (<paramref name="atomics"/> is not None)
+    /// nothing is ever in flight, so Flush is a memory barrier and Fence a barrier. Otherwise accumulates
+    /// travel as messages: Unlock and Flush first wait until those sent to the target were applied, and Fence
+    /// keeps its messages (the element type decides that for every rank alike).
+    /// </remarks>
+    public void EnableDirectAccess(byte*[] bases, DirectAtomicKind atomics, int* lockWords)
+    {
+        _direct = bases;
+        _directAtomics = atomics;
+        _lockWords = lockWords;
+        _unflushed = new bool[Comm.Size];
+    }
+
+    /// <summary>True when locks are shared-memory words (see <see cref="EnableDirectAccess"/>).</summary>
+    private bool SharedLocks => _lockWords != null;
+
+    /// <summary>True when every data operation is a direct access: nothing is ever in flight.</summary>
+    private bool FullyDirect => _lockWords != null && _directAtomics != DirectAtomicKind.None;
+
+    /// <summary>With shared locks: completes the accumulates sent to <paramref name="target"/> as messages, if any.</summary>
+    private void FlushMessages(int target)
+    {
+        if (_unflushed![target])
+        {
+            _unflushed[target] = false;
+            SyncWith(target, RmaOp.Flush, false);
+        }
+    }
+
+    private int* LockWord(int rank) => _lockWords + 16 * rank;
+
+    /// <summary>
+    /// Takes rank <paramref name="target"/>'s lock word: exclusive = 0 → -1, shared = n ≥ 0 → n + 1. Waits (with
+    /// progress, so this rank still serves others) while it is held the other way. Readers may starve a writer
+    /// under constant shared use, as with any reader-preferring lock.
+    /// </summary>
+    private void AcquireLockWord(int target, bool exclusive)
+    {
+        if (LockAttempt.TryTake(LockWord(target), exclusive))
+            return;
+        var attempt = new LockAttempt(LockWord(target), exclusive);
+        Engine.WaitUntil(static a => a.TryAcquire(), attempt);
+    }
+
+    private void ReleaseLockWord(int target, bool exclusive)
+    {
+        // Interlocked: a full barrier, so this epoch's stores are visible before the lock is seen free.
+        if (exclusive)
+            Interlocked.Exchange(ref *LockWord(target), 0);
+        else
+            Interlocked.Decrement(ref *LockWord(target));
+    }
+
+    /// <summary>One attempt state; idempotent once acquired (a wait may evaluate its predicate again).</summary>
+    private sealed class LockAttempt(int* word, bool exclusive)
+    {
+        private bool _acquired;
+
+        public bool TryAcquire()
+        {
+            if (!_acquired)
+                _acquired = TryTake(word, exclusive);
+            return _acquired;
+        }
+
+        /// <summary>One attempt without waiting (the uncontended path allocates nothing).</summary>
+        public static bool TryTake(int* word, bool exclusive)
+        {
+            if (exclusive)
+                return Interlocked.CompareExchange(ref *word, -1, 0) == 0;
+            int holders = Volatile.Read(ref *word);
+            return holders >= 0 && Interlocked.CompareExchange(ref *word, holders + 1, holders) == holders;
+        }
+    }
+
+    /// <summary>True when Put and Get are copies by the origin (see <see cref="EnableDirectAccess"/>).</summary>
+    public bool IsDirect => _direct is not null;
 
     /// <summary>Window bytes of <paramref name="rank"/> (not known for dynamic windows: -1).</summary>
     public long BytesOf(int rank) => IsDynamic ? -1 : _lengths[rank];
@@ -129,8 +223,38 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
 
     private int ChunkFor(int target) => Math.Max(ElementSize, Engine.ActiveMessageLimit(Comm.WorldRankOf(target)) / ElementSize * ElementSize);
 
-    /// <summary>Put (or Accumulate with <paramref name="kind"/>): sent in chunks; the source may be reused on return.</summary>
+    /// <summary>Put (or Accumulate with <paramref name="kind"/>): the source may be reused on return.</summary>
+    /// <remarks>
+    /// A Put larger than one active message goes by the pull path when the target can read this rank's memory
+    /// (shared memory): one copy, straight from <paramref name="data"/> into the window, and this call waits
+    /// until the target has read it. Otherwise, and for accumulates, it is sent in chunks of the eager limit.
+    /// </remarks>
     public void Put(ReadOnlySpan<byte> data, int target, long byteOffset, RmaOp op = RmaOp.Put, OpKind kind = OpKind.Replace)
+    {
+        if (_direct is not null && (op == RmaOp.Put || _directAtomics != DirectAtomicKind.None))
+        {
+            byte* at = _direct[target] + byteOffset;
+            fixed (byte* source = data)
+            {
+                if (op == RmaOp.Put)
+                    Buffer.MemoryCopy(source, at, data.Length, data.Length);
+                else
+                    DirectAtomics.Accumulate(_directAtomics, kind, _reducers[(int)kind]!, at, source, null, data.Length / ElementSize);
+            }
+            return;
+        }
+        if (op == RmaOp.Put && CanPutByPull(data.Length, target))
+        {
+            fixed (byte* source = data)
+                Wait(StartPutPull(source, data.Length, target, byteOffset, null, default));
+            return;
+        }
+        if (_unflushed is not null)
+            _unflushed[target] = true;
+        SendChunks(op, kind, data, target, byteOffset);
+    }
+
+    private void SendChunks(RmaOp op, OpKind kind, ReadOnlySpan<byte> data, int target, long byteOffset)
     {
         int chunk = ChunkFor(target);
         for (int done = 0; done < data.Length; done += chunk)
@@ -140,9 +264,34 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
         }
     }
 
+    /// <summary>True when a Put of <paramref name="bytes"/> to <paramref name="target"/> should take the pull path.</summary>
+    public bool CanPutByPull(long bytes, int target) => _direct is null && bytes > ChunkFor(target) && Engine.CanPullFrom(Comm.WorldRankOf(target));
+
+    /// <summary>
+    /// Starts a Put by the pull path: <paramref name="source"/> must stay valid (pinned by the caller, or by
+    /// <paramref name="pin"/>) until the returned operation completes, when the data is in the target's window.
+    /// </summary>
+    public Pending StartPutPull(byte* source, long bytes, int target, long byteOffset, RequestCore? request, MemoryHandle pin)
+    {
+        var p = NewPending(null, 1, request, pin);
+        p.PutSource = source;
+        p.PutBytes = bytes;
+        p.PutTarget = target;
+        p.PutOffset = byteOffset;
+        ulong address = (ulong)source;
+        Send(target, RmaOp.PutPull, RmaFlags.None, OpKind.NoOp, (ulong)byteOffset, bytes, p.Cookie,
+            MemoryMarshal.AsBytes(new ReadOnlySpan<ulong>(in address)));
+        return p;
+    }
+
     /// <summary>Starts a Get into <paramref name="destination"/> (pinned by the caller until completion).</summary>
     public Pending StartGet(byte* destination, long bytes, int target, long byteOffset, RequestCore? request = null, MemoryHandle pin = default)
     {
+        if (_direct is not null)
+        {
+            Buffer.MemoryCopy(_direct[target] + byteOffset, destination, bytes, bytes);
+            return Completed(request, pin);
+        }
         var p = NewPending(destination, bytes, request, pin);
         if (bytes == 0)
         {
@@ -156,6 +305,12 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
     /// <summary>Starts a GetAccumulate: <paramref name="result"/> receives the old values.</summary>
     public Pending StartGetAccumulate(ReadOnlySpan<byte> data, byte* result, int target, long byteOffset, OpKind kind)
     {
+        if (_direct is not null && _directAtomics != DirectAtomicKind.None)
+        {
+            fixed (byte* source = data)
+                DirectAtomics.Accumulate(_directAtomics, kind, _reducers[(int)kind]!, _direct[target] + byteOffset, source, result, data.Length / ElementSize);
+            return s_completed;
+        }
         var p = NewPending(result, data.Length, null, default);
         if (data.Length == 0)
         {
@@ -174,6 +329,12 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
     /// <summary>Starts a compare-and-swap of one element; <paramref name="result"/> receives the old value.</summary>
     public Pending StartCompareAndSwap(ReadOnlySpan<byte> compareThenDesired, byte* result, int target, long byteOffset)
     {
+        if (_direct is not null && _directAtomics != DirectAtomicKind.None)
+        {
+            fixed (byte* both = compareThenDesired)
+                DirectAtomics.CompareAndSwap(_directAtomics, _direct[target] + byteOffset, both, both + ElementSize, result);
+            return s_completed;
+        }
         var p = NewPending(result, ElementSize, null, default);
         Send(target, RmaOp.CompareAndSwap, RmaFlags.None, OpKind.NoOp, (ulong)byteOffset, 0, p.Cookie, compareThenDesired);
         return p;
@@ -181,9 +342,23 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
 
     public void Wait(Pending p)
     {
-        Engine.WaitUntil(static x => Volatile.Read(ref x.Done) != 0, p);
+        if (Volatile.Read(ref p.Done) == 0)
+            Engine.WaitUntil(static x => Volatile.Read(ref x.Done) != 0, p);
         if (p.Error is not null)
             throw new MpiException(p.ErrorClass, p.Error);
+    }
+
+    /// <summary>An operation done in place: completes its request (if any) and releases its pin.</summary>
+    private Pending Completed(RequestCore? request, MemoryHandle pin)
+    {
+        if (request is null)
+        {
+            pin.Dispose();
+            return s_completed;
+        }
+        var p = NewPending(null, 0, request, pin);
+        Finish(p, null);
+        return p;
     }
 
     private Pending NewPending(byte* destination, long bytes, RequestCore? request, MemoryHandle pin)
@@ -225,7 +400,26 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_lockAll || _lockHeld.AsSpan().ContainsAnyExcept((byte)0) || _startGroup is not null || _postGroup is not null)
             throw new MpiException(ErrorClass.RmaSync, "Fence while a lock or a post/start epoch is open on this window.");
-        FenceCore();
+        if (FullyDirect)
+        {
+            // Nothing is in flight: every operation was a store by its origin, which the barrier publishes.
+            Interlocked.MemoryBarrier();
+            Comm.Barrier();
+        }
+        else if (SharedLocks)
+        {
+            // Direct data, but accumulates by message: only when some rank sent any since the last fence do
+            // the fence marks have anything to wait for. The allreduce doubles as the barrier otherwise.
+            Interlocked.MemoryBarrier();
+            bool sent = _unflushed.AsSpan().Contains(true);
+            if (Comm.Allreduce(sent ? 1 : 0, Op.Max) != 0)
+                FenceCore();
+            Array.Clear(_unflushed!); // the fence completed every accumulate in flight
+        }
+        else
+        {
+            FenceCore();
+        }
         _fenceEpoch = true;
     }
 
@@ -259,6 +453,12 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
             throw new MpiException(ErrorClass.RmaSync, $"This rank already holds a lock on rank {target}'s window.");
         if (_fenceEpoch)
             _fenceEpoch = false; // a lock epoch may follow a fence that closed the fence epoch
+        if (SharedLocks)
+        {
+            AcquireLockWord(target, exclusive);
+            _lockHeld[target] = exclusive ? (byte)2 : (byte)1;
+            return;
+        }
         var p = NewPending(null, 1, null, default);
         Send(target, RmaOp.Lock, exclusive ? RmaFlags.Exclusive : RmaFlags.None, OpKind.NoOp, 0, 0, p.Cookie, default);
         Wait(p);
@@ -272,7 +472,15 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
             throw new MpiException(ErrorClass.RmaSync, $"Unlock of rank {target} without a matching Lock.");
         bool exclusive = _lockHeld[target] == 2;
         _lockHeld[target] = 0;
-        SyncWith(target, RmaOp.Unlock, exclusive);
+        if (SharedLocks)
+        {
+            FlushMessages(target);
+            ReleaseLockWord(target, exclusive);
+        }
+        else
+        {
+            SyncWith(target, RmaOp.Unlock, exclusive);
+        }
     }
 
     public void LockAll()
@@ -281,6 +489,13 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
         if (_lockAll || _lockHeld.AsSpan().ContainsAnyExcept((byte)0))
             throw new MpiException(ErrorClass.RmaSync, "LockAll while this rank already holds a lock on the window.");
         _fenceEpoch = false;
+        if (SharedLocks)
+        {
+            for (int r = 0; r < Comm.Size; r++)
+                AcquireLockWord(r, exclusive: false);
+            _lockAll = true;
+            return;
+        }
         var all = new Pending[Comm.Size];
         for (int r = 0; r < all.Length; r++)
         {
@@ -298,6 +513,15 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
         if (!_lockAll)
             throw new MpiException(ErrorClass.RmaSync, "UnlockAll without LockAll.");
         _lockAll = false;
+        if (SharedLocks)
+        {
+            for (int r = 0; r < Comm.Size; r++)
+            {
+                FlushMessages(r);
+                ReleaseLockWord(r, exclusive: false);
+            }
+            return;
+        }
         SyncWithAll(RmaOp.Unlock, exclusive: false);
     }
 
@@ -307,13 +531,30 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
         ObjectDisposedException.ThrowIf(_disposed, this);
         if ((uint)target >= (uint)Comm.Size)
             throw new ArgumentOutOfRangeException(nameof(target), target, $"Rank {target} is not in the window's communicator of size {Comm.Size}.");
-        SyncWith(target, RmaOp.Flush, false);
+        if (SharedLocks)
+        {
+            FlushMessages(target); // direct operations were already done by this rank's own stores
+            Interlocked.MemoryBarrier();
+        }
+        else
+        {
+            SyncWith(target, RmaOp.Flush, false);
+        }
     }
 
     public void FlushAll()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        SyncWithAll(RmaOp.Flush, false);
+        if (SharedLocks)
+        {
+            for (int r = 0; r < Comm.Size; r++)
+                FlushMessages(r);
+            Interlocked.MemoryBarrier();
+        }
+        else
+        {
+            SyncWithAll(RmaOp.Flush, false);
+        }
     }
 
     private void SyncWith(int target, RmaOp op, bool exclusive)
@@ -520,7 +761,14 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
                 Ack(origin, h.Cookie);
                 break;
             case RmaOp.SyncAck:
-                if (Find(h.Cookie) is { } acked)
+                if ((flags & RmaFlags.Refused) != 0 && Find(h.Cookie) is { PutSource: not null } refused)
+                {
+                    // The target cannot read this rank's memory: send the data after all (still pinned).
+                    SendChunks(RmaOp.Put, OpKind.Replace, new ReadOnlySpan<byte>(refused.PutSource, (int)refused.PutBytes),
+                        refused.PutTarget, refused.PutOffset);
+                    Finish(refused, null);
+                }
+                else if (Find(h.Cookie) is { } acked)
                 {
                     Finish(acked, (flags & RmaFlags.Error) != 0
                         ? $"An earlier Put or Accumulate to rank {origin} touched memory that is not in its window (see the target's attached regions)."
@@ -535,6 +783,9 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
                 break;
             case RmaOp.CompleteNotice:
                 Interlocked.Increment(ref _completes[origin]);
+                break;
+            case RmaOp.PutPull:
+                OnPutPull(origin, peerWorld, h, payload);
                 break;
             default:
                 break;
@@ -569,6 +820,33 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
             int n = (int)Math.Min(chunk, bytes - done);
             Send(origin, RmaOp.Reply, RmaFlags.None, OpKind.NoOp, (ulong)done, 0, h.Cookie, new ReadOnlySpan<byte>(src + done, n));
         }
+    }
+
+    private void OnPutPull(int origin, int peerWorld, in FrameHeader h, ReadOnlySpan<byte> payload)
+    {
+        long bytes = h.MessageLength;
+        if (!Resolve(h.Address, bytes, out byte* destination))
+        {
+            Send(origin, RmaOp.ErrorReply, RmaFlags.None, OpKind.NoOp, h.Address, 0, h.Cookie, default);
+            return;
+        }
+        var flags = RmaFlags.None;
+        if (Engine.CanPullFrom(peerWorld))
+        {
+            try
+            {
+                Engine.PullFrom(peerWorld, MemoryMarshal.Read<ulong>(payload), destination, bytes);
+            }
+            catch (IOException)
+            {
+                flags = RmaFlags.Refused; // e.g. ptrace rules changed: the origin sends the data instead
+            }
+        }
+        else
+        {
+            flags = RmaFlags.Refused;
+        }
+        Send(origin, RmaOp.SyncAck, flags, OpKind.NoOp, 0, 0, h.Cookie, default);
     }
 
     private void OnGetAccumulate(int origin, in FrameHeader h, OpKind kind, ReadOnlySpan<byte> payload)
@@ -704,5 +982,11 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
         public ErrorClass ErrorClass;
         public RequestCore? Request;
         public MemoryHandle Pin;
+
+        /// <summary>A Put by the pull path: its source, kept to send it in chunks if the target refuses to pull.</summary>
+        public byte* PutSource;
+        public long PutBytes;
+        public int PutTarget;
+        public long PutOffset;
     }
 }
