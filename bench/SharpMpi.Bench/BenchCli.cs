@@ -23,6 +23,7 @@ internal static class BenchCli
         ("bw", "OSU windowed bandwidth from rank 0 to rank 1 (osu_bw)"),
         ("bibw", "OSU bidirectional windowed bandwidth (osu_bibw)"),
         ("multi-lat", "OSU ping-pong latency of the pairs (i, i+n/2) at once (osu_multi_lat)"),
+        ("overlap", "Share of a large ISend/IReceive (rank 0 -> 1, 16 MiB) hidden behind as long a compute (OSU overlap method)"),
         ("osu-allreduce", "OSU Allreduce latency, MPI_FLOAT, Sum (osu_allreduce)"),
         ("osu-allgather", "OSU Allgather latency, bytes per rank (osu_allgather)"),
         ("osu-bcast", "OSU Bcast latency from root 0 (osu_bcast)"),
@@ -120,8 +121,8 @@ internal static class BenchCli
         command.SetAction(parse =>
         {
             bool collective = name.StartsWith("osu-", StringComparison.Ordinal);
-            long defaultMin = collective ? (name is "osu-allreduce" or "osu-reduce" ? 4 : 1) : 0;
-            long defaultMax = collective ? 1 << 20 : 4 << 20;
+            long defaultMin = collective ? (name is "osu-allreduce" or "osu-reduce" ? 4 : 1) : name == "overlap" ? 16 << 20 : 0;
+            long defaultMax = collective ? 1 << 20 : name == "overlap" ? 16 << 20 : 4 << 20;
             var (min, max) = ParseRange(parse.GetValue(sizes), defaultMin, defaultMax);
             var options = new OsuOptions(name, min, max,
                 Positive(parse.GetValue(iterations), "-i"), NonNegative(parse.GetValue(warmup), "-x"),
@@ -135,6 +136,7 @@ internal static class BenchCli
                     case "bw": PointToPointBench.Bandwidth(world, options, bidirectional: false, results); break;
                     case "bibw": PointToPointBench.Bandwidth(world, options, bidirectional: true, results); break;
                     case "multi-lat": PointToPointBench.MultiLatency(world, options, results); break;
+                    case "overlap": OverlapBench.Run(world, options, results); break;
                     default: OsuCollectiveBench.Run(world, options, results); break;
                 }
                 if (world.Rank == 0 && options.Json is string path)
