@@ -12,6 +12,14 @@ namespace SharpMpi.Diagnostics;
 /// call and per call site, written as <c>profile.&lt;rank&gt;.json</c>). The launcher merges the files.
 /// </summary>
 /// <remarks>
+/// Recording is on the path of every MPI call, so it only stores: raw <see cref="Stopwatch"/> ticks, ints,
+/// and references to strings that already exist (call names are literals, communicator names are fields),
+/// into a ring allocated once. Nothing is formatted or allocated per call; times become microseconds and
+/// JSON only in <see cref="Write"/>. Profile statistics are keyed by the name's reference (a header read,
+/// not a string hash) and merged by value when written. Call sites need a stack walk (microseconds), so
+/// they are sampled: every call of a name until it has been seen <see cref="ExactSiteCalls"/> times, then
+/// one call in <see cref="DiagnosticsSettings.SiteSampleInterval"/> at random, weighted by the interval,
+/// which keeps the per-site numbers unbiased estimates while the per-call numbers stay exact.
 /// Send and receive events carry flow keys: (context, sender's communicator rank, receiver's world rank,
 /// tag, n) where n counts the messages of that key in program order on each side. MPI's non-overtaking
 /// rule makes the n-th send and the n-th receive of a key the same message, so the launcher can draw an
@@ -26,6 +34,7 @@ internal sealed class CallRecorder
     private readonly Dictionary<(int Context, int Peer, int Tag), long> _receiveSequence = new();
     private readonly Dictionary<string, CallStats>? _calls;
     private readonly Dictionary<(string Call, string Site), CallStats>? _sites;
+    private readonly int _siteInterval;
     private readonly Dictionary<(IntPtr Method, int Offset), string>? _siteNames;
     private readonly long _anchorTicks;
     private readonly double _anchorUnixMicroseconds;
@@ -40,11 +49,12 @@ internal sealed class CallRecorder
             _ring = new TraceRecord[settings.TraceCapacity];
         if (settings.ProfileDirectory is not null)
         {
-            _calls = new Dictionary<string, CallStats>(StringComparer.Ordinal);
+            _calls = new Dictionary<string, CallStats>(ReferenceEqualityComparer.Instance);
             if (settings.CallSites)
             {
                 _sites = new();
                 _siteNames = new();
+                _siteInterval = Math.Max(1, settings.SiteSampleInterval);
             }
         }
         _anchorTicks = Stopwatch.GetTimestamp();
@@ -125,20 +135,50 @@ internal sealed class CallRecorder
             e.ReceivedBytes = receivedBytes;
         }
         if (_calls is not null)
-        {
-            long bytes = scope.SendDestWorld >= 0 ? scope.Bytes : receivedBytes;
-            string? site = _sites is null ? null : CallSite();
-            lock (_lock)
-            {
-                Add(_calls, scope.Name, end - scope.Start, bytes);
-                if (site is not null)
-                    Add(_sites!, (scope.Name, site), end - scope.Start, bytes);
-            }
-        }
+            Profile(scope.Name, end - scope.Start, scope.SendDestWorld >= 0 ? scope.Bytes : receivedBytes);
     }
 
-    /// <summary>Records a collective (its internal messages are not traced one by one).</summary>
-    public void RecordCollective(string name, Communicator comm, long start, long end, int root, int sequence)
+    /// <summary>Calls of a name whose sites are all recorded before sampling starts.</summary>
+    public const int ExactSiteCalls = 16;
+
+    [ThreadStatic]
+    private static uint t_random;
+
+    private void Profile(string name, long ticks, long bytes)
+    {
+        long count;
+        lock (_lock)
+            count = Add(_calls!, name, ticks, bytes);
+        if (_sites is null)
+            return;
+        int weight = 1;
+        if (count > ExactSiteCalls && _siteInterval > 1)
+        {
+            // xorshift32 per thread: cheap, and unlike "every n-th call" not in step with loops that make
+            // the same call from n sites in turn.
+            uint x = t_random;
+            if (x == 0)
+                x = (uint)Environment.CurrentManagedThreadId * 2654435761u | 1;
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            t_random = x;
+            if (x % (uint)_siteInterval != 0)
+                return;
+            weight = _siteInterval;
+        }
+        string? site = CallSite();
+        if (site is null)
+            return;
+        lock (_lock)
+            AddWeighted(_sites, (name, site), ticks, bytes, weight);
+    }
+
+    /// <summary>
+    /// Records a collective (its internal messages are not traced one by one) with the bytes this rank
+    /// contributes (its send buffer, as mpiP counts) and the reduction operator, if any.
+    /// </summary>
+    public void RecordCollective(string name, Communicator comm, long start, long end, int root, int sequence, long bytes = 0, string? op = null)
     {
         if (_ring is not null)
         {
@@ -156,22 +196,23 @@ internal sealed class CallRecorder
             e.Tag = sequence;
             e.Root = root;
             e.IsCollective = true;
+            e.Bytes = bytes;
+            e.Op = op;
             e.SendDestWorld = -1;
             e.SendSeq = -1;
             e.ReceiveSource = -1;
             e.ReceiveSeq = -1;
         }
         if (_calls is not null)
-        {
-            string? site = _sites is null ? null : CallSite();
-            lock (_lock)
-            {
-                Add(_calls, name, end - start, 0);
-                if (site is not null)
-                    Add(_sites!, (name, site), end - start, 0);
-            }
-        }
+            Profile(name, end - start, bytes);
     }
+
+    /// <summary>
+    /// Records a call that is not a message operation (RMA, persistent-request starts, probes that found
+    /// nothing, ...): name, communicator, peer, tag and bytes as given, no flow arrow.
+    /// </summary>
+    public void RecordCall(string name, Communicator comm, long start, int peer = -2, int tag = -1, long bytes = 0) =>
+        Record(CallScope.At(this, name, comm, start, peer, tag, bytes), default, hasStatus: false, -1, -1);
 
     private static long Next(Dictionary<(int, int, int), long> counters, (int, int, int) key)
     {
@@ -179,16 +220,32 @@ internal sealed class CallRecorder
         return n++;
     }
 
-    private static void Add<TKey>(Dictionary<TKey, CallStats> stats, TKey key, long ticks, long bytes) where TKey : notnull
+    private static long Add<TKey>(Dictionary<TKey, CallStats> stats, TKey key, long ticks, long bytes) where TKey : notnull =>
+        AddWeighted(stats, key, ticks, bytes, 1);
+
+    /// <summary>Adds one call standing for <paramref name="weight"/> calls (a sample); returns the new count.</summary>
+    private static long AddWeighted<TKey>(Dictionary<TKey, CallStats> stats, TKey key, long ticks, long bytes, int weight) where TKey : notnull
     {
         ref var s = ref CollectionsMarshal.GetValueRefOrAddDefault(stats, key, out bool exists);
         if (!exists)
             s.MinTicks = long.MaxValue;
-        s.Count++;
-        s.Ticks += ticks;
-        s.Bytes += bytes;
+        s.Count += weight;
+        s.Ticks += ticks * weight;
+        s.Bytes += bytes * weight;
         s.MinTicks = Math.Min(s.MinTicks, ticks);
         s.MaxTicks = Math.Max(s.MaxTicks, ticks);
+        return s.Count;
+    }
+
+    private static void Merge(ref CallStats into, in CallStats s)
+    {
+        if (into.Count == 0)
+            into.MinTicks = long.MaxValue;
+        into.Count += s.Count;
+        into.Ticks += s.Ticks;
+        into.Bytes += s.Bytes;
+        into.MinTicks = Math.Min(into.MinTicks, s.MinTicks);
+        into.MaxTicks = Math.Max(into.MaxTicks, s.MaxTicks);
     }
 
     private static readonly Assembly s_library = typeof(CallRecorder).Assembly;
@@ -288,6 +345,9 @@ internal sealed class CallRecorder
                     w.WriteNumber("sequence", e.Tag);
                     if (e.Root >= 0)
                         w.WriteNumber("root", e.Root);
+                    w.WriteNumber("bytes", e.Bytes);
+                    if (e.Op is not null)
+                        w.WriteString("op", e.Op);
                 }
                 else
                 {
@@ -326,8 +386,12 @@ internal sealed class CallRecorder
         {
             lock (_lock)
             {
+                // Keyed by reference while recording; equal names from different strings become one row here.
+                var calls = new Dictionary<string, CallStats>(StringComparer.Ordinal);
+                foreach (var (name, s) in _calls!)
+                    Merge(ref CollectionsMarshal.GetValueRefOrAddDefault(calls, name, out _), s);
                 long mpiTicks = 0;
-                foreach (var s in _calls!.Values)
+                foreach (var s in calls.Values)
                     mpiTicks += s.Ticks;
                 w.WriteStartObject();
                 w.WriteNumber("rank", WorldRank);
@@ -335,8 +399,9 @@ internal sealed class CallRecorder
                 w.WriteString("end", reason);
                 w.WriteNumber("appSeconds", Seconds(_finishTicks - _anchorTicks));
                 w.WriteNumber("mpiSeconds", Seconds(mpiTicks));
+                w.WriteNumber("siteSampleInterval", _sites is null ? 0 : _siteInterval);
                 w.WriteStartArray("calls");
-                foreach (var (name, s) in _calls)
+                foreach (var (name, s) in calls)
                 {
                     w.WriteStartObject();
                     w.WriteString("call", name);
@@ -382,6 +447,7 @@ internal sealed class CallRecorder
     {
         public string? Name;
         public string? CommName;
+        public string? Op;
         public long Start;
         public long End;
         public long Bytes;
