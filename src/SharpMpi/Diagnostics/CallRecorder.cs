@@ -1,6 +1,8 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Reflection;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 
@@ -32,7 +34,7 @@ internal sealed class CallRecorder
     private readonly object _lock = new();
     private readonly Dictionary<(int Context, int Peer, int Tag), long> _sendSequence = new();
     private readonly Dictionary<(int Context, int Peer, int Tag), long> _receiveSequence = new();
-    private readonly Dictionary<string, CallStats>? _calls;
+    private readonly CallTable? _calls;
     private readonly Dictionary<(string Call, string Site), CallStats>? _sites;
     private readonly int _siteInterval;
     private readonly Dictionary<(IntPtr Method, int Offset), string>? _siteNames;
@@ -49,7 +51,7 @@ internal sealed class CallRecorder
             _ring = new TraceRecord[settings.TraceCapacity];
         if (settings.ProfileDirectory is not null)
         {
-            _calls = new Dictionary<string, CallStats>(ReferenceEqualityComparer.Instance);
+            _calls = new CallTable();
             if (settings.CallSites)
             {
                 _sites = new();
@@ -57,8 +59,31 @@ internal sealed class CallRecorder
                 _siteInterval = Math.Max(1, settings.SiteSampleInterval);
             }
         }
-        _anchorTicks = Stopwatch.GetTimestamp();
-        _anchorUnixMicroseconds = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks / 10.0;
+        (_anchorTicks, _anchorUnixMicroseconds) = ReadAnchor();
+    }
+
+    /// <summary>
+    /// A Stopwatch timestamp and the wall clock at the same instant, which aligns the ranks' timelines. A
+    /// thread preempted between the two reads would shift its whole rank by the pause (and arrows would
+    /// point backwards on a loaded machine), so of a few tries the pair read closest together is kept.
+    /// </summary>
+    private static (long Ticks, double UnixMicroseconds) ReadAnchor()
+    {
+        long bestGap = long.MaxValue, ticks = 0;
+        double unix = 0;
+        for (int i = 0; i < 8; i++)
+        {
+            long before = Stopwatch.GetTimestamp();
+            long wall = DateTime.UtcNow.Ticks;
+            long after = Stopwatch.GetTimestamp();
+            if (after - before < bestGap)
+            {
+                bestGap = after - before;
+                ticks = before + (after - before) / 2;
+                unix = (wall - DateTime.UnixEpoch.Ticks) / 10.0;
+            }
+        }
+        return (ticks, unix);
     }
 
     public int WorldRank { get; }
@@ -148,7 +173,7 @@ internal sealed class CallRecorder
     {
         long count;
         lock (_lock)
-            count = Add(_calls!, name, ticks, bytes);
+            count = AddTo(ref _calls!.Get(name), ticks, bytes, 1);
         if (_sites is null)
             return;
         int weight = 1;
@@ -220,15 +245,17 @@ internal sealed class CallRecorder
         return n++;
     }
 
-    private static long Add<TKey>(Dictionary<TKey, CallStats> stats, TKey key, long ticks, long bytes) where TKey : notnull =>
-        AddWeighted(stats, key, ticks, bytes, 1);
-
     /// <summary>Adds one call standing for <paramref name="weight"/> calls (a sample); returns the new count.</summary>
     private static long AddWeighted<TKey>(Dictionary<TKey, CallStats> stats, TKey key, long ticks, long bytes, int weight) where TKey : notnull
     {
         ref var s = ref CollectionsMarshal.GetValueRefOrAddDefault(stats, key, out bool exists);
         if (!exists)
             s.MinTicks = long.MaxValue;
+        return AddTo(ref s, ticks, bytes, weight);
+    }
+
+    private static long AddTo(ref CallStats s, long ticks, long bytes, int weight)
+    {
         s.Count += weight;
         s.Ticks += ticks * weight;
         s.Bytes += bytes * weight;
@@ -359,13 +386,15 @@ internal sealed class CallRecorder
                 }
                 if (e.SendSeq >= 0)
                     w.WriteString("flowOut", FlowKey(e.Context, e.SelfRank, e.SendDestWorld, e.Tag, e.SendSeq));
-                if (e.ReceiveSeq >= 0)
+                if (e.ReceiveSource >= 0)
                 {
+                    // A receive, or a probe that found a message (which has no arrow: the receive takes it).
                     w.WriteNumber("source", e.ReceiveSource);
                     w.WriteNumber("receivedTag", e.ReceiveTag);
                     w.WriteNumber("receivedBytes", e.ReceivedBytes);
-                    w.WriteString("flowIn", FlowKey(e.Context, e.ReceiveSource, WorldRank, e.ReceiveTag, e.ReceiveSeq));
                 }
+                if (e.ReceiveSeq >= 0)
+                    w.WriteString("flowIn", FlowKey(e.Context, e.ReceiveSource, WorldRank, e.ReceiveTag, e.ReceiveSeq));
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -388,8 +417,11 @@ internal sealed class CallRecorder
             {
                 // Keyed by reference while recording; equal names from different strings become one row here.
                 var calls = new Dictionary<string, CallStats>(StringComparer.Ordinal);
-                foreach (var (name, s) in _calls!)
-                    Merge(ref CollectionsMarshal.GetValueRefOrAddDefault(calls, name, out _), s);
+                for (int i = 0; i < _calls!.Capacity; i++)
+                {
+                    if (_calls.TryGetAt(i, out string? name, out var s))
+                        Merge(ref CollectionsMarshal.GetValueRefOrAddDefault(calls, name, out _), s);
+                }
                 long mpiTicks = 0;
                 foreach (var s in calls.Values)
                     mpiTicks += s.Ticks;
@@ -431,6 +463,70 @@ internal sealed class CallRecorder
             w.WriteNumber("minSeconds", s.MinTicks / (double)Stopwatch.Frequency);
             w.WriteNumber("maxSeconds", s.MaxTicks / (double)Stopwatch.Frequency);
             w.WriteNumber("bytes", s.Bytes);
+        }
+    }
+
+    /// <summary>
+    /// Statistics per call name, keyed by the string's identity: call names are literals (one object per name),
+    /// so a lookup is an identity hash and a reference compare in a small open-addressed table, where a
+    /// string-keyed dictionary would hash every character on every call. Guarded by the recorder's lock.
+    /// </summary>
+    private sealed class CallTable
+    {
+        private string?[] _keys = new string?[64];
+        private CallStats[] _stats = new CallStats[64];
+        private int _count;
+
+        public int Capacity => _keys.Length;
+
+        public ref CallStats Get(string name)
+        {
+            while (true)
+            {
+                int mask = _keys.Length - 1;
+                int i = RuntimeHelpers.GetHashCode(name) & mask;
+                while (_keys[i] is { } key)
+                {
+                    if (ReferenceEquals(key, name))
+                        return ref _stats[i];
+                    i = (i + 1) & mask;
+                }
+                if ((_count + 1) * 2 > _keys.Length)
+                {
+                    Grow();
+                    continue;
+                }
+                _count++;
+                _keys[i] = name;
+                _stats[i].MinTicks = long.MaxValue;
+                return ref _stats[i];
+            }
+        }
+
+        public bool TryGetAt(int index, [NotNullWhen(true)] out string? name, out CallStats stats)
+        {
+            name = _keys[index];
+            stats = _stats[index];
+            return name is not null;
+        }
+
+        private void Grow()
+        {
+            var keys = _keys;
+            var stats = _stats;
+            _keys = new string?[keys.Length * 2];
+            _stats = new CallStats[keys.Length * 2];
+            int mask = _keys.Length - 1;
+            for (int j = 0; j < keys.Length; j++)
+            {
+                if (keys[j] is not { } key)
+                    continue;
+                int i = RuntimeHelpers.GetHashCode(key) & mask;
+                while (_keys[i] is not null)
+                    i = (i + 1) & mask;
+                _keys[i] = key;
+                _stats[i] = stats[j];
+            }
         }
     }
 
