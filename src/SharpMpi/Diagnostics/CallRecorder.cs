@@ -318,8 +318,11 @@ internal sealed class CallRecorder
         return $"{method.DeclaringType?.Name}.{method.Name}+IL_{ilOffset:x4}";
     }
 
-    /// <summary>Microseconds since the Unix epoch of a Stopwatch timestamp (aligned across processes by the wall clock at start).</summary>
-    private double Microseconds(long ticks) => _anchorUnixMicroseconds + (ticks - _anchorTicks) * 1e6 / Stopwatch.Frequency;
+    /// <summary>Nanoseconds since the Unix epoch of a Stopwatch timestamp (aligned across processes by the wall clock at start).</summary>
+    private long UnixNanoseconds(long ticks) => (long)(_anchorUnixMicroseconds * 1e3) + Nanoseconds(ticks - _anchorTicks);
+
+    private static long Nanoseconds(long ticks) =>
+        Stopwatch.Frequency == 1_000_000_000 ? ticks : (long)(ticks * (1e9 / Stopwatch.Frequency));
 
     /// <summary>Writes the trace and profile files (once; later calls do nothing). Never throws.</summary>
     public void Write(string reason)
@@ -340,13 +343,16 @@ internal sealed class CallRecorder
         }
     }
 
+    // Integers only (times in nanoseconds): formatting a double costs several times more, and this loop
+    // runs once per event at the end of the job; the launcher turns them into Chrome's microseconds.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WriteTrace(string path, string reason)
     {
         long count = Volatile.Read(ref _next);
         long first = Math.Max(0, count - _ring!.Length);
         string temp = path + ".tmp";
         using (var stream = File.Create(temp))
-        using (var w = new Utf8JsonWriter(stream))
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { SkipValidation = true }))
         {
             w.WriteStartObject();
             w.WriteNumber("rank", WorldRank);
@@ -361,46 +367,70 @@ internal sealed class CallRecorder
                 if (e.Name is null)
                     continue;
                 w.WriteStartObject();
-                w.WriteString("name", e.Name);
-                w.WriteNumber("ts", Math.Round(Microseconds(e.Start), 3));
-                w.WriteNumber("dur", Math.Round((e.End - e.Start) * 1e6 / Stopwatch.Frequency, 3));
-                w.WriteNumber("tid", e.Thread);
-                w.WriteString("comm", e.CommName);
-                w.WriteNumber("context", e.Context);
+                w.WriteString(Keys.Name, e.Name);
+                w.WriteNumber(Keys.TsNs, UnixNanoseconds(e.Start));
+                w.WriteNumber(Keys.DurNs, Nanoseconds(e.End - e.Start));
+                w.WriteNumber(Keys.Tid, e.Thread);
+                w.WriteString(Keys.Comm, e.CommName);
+                w.WriteNumber(Keys.Context, e.Context);
                 if (e.IsCollective)
                 {
-                    w.WriteNumber("sequence", e.Tag);
+                    w.WriteNumber(Keys.Sequence, e.Tag);
                     if (e.Root >= 0)
-                        w.WriteNumber("root", e.Root);
-                    w.WriteNumber("bytes", e.Bytes);
+                        w.WriteNumber(Keys.Root, e.Root);
+                    w.WriteNumber(Keys.Bytes, e.Bytes);
                     if (e.Op is not null)
-                        w.WriteString("op", e.Op);
+                        w.WriteString(Keys.Op, e.Op);
                 }
                 else
                 {
                     if (e.Peer != -2)
-                        w.WriteNumber("peer", e.Peer);
+                        w.WriteNumber(Keys.Peer, e.Peer);
                     if (e.Tag != -1 || e.Peer != -2)
-                        w.WriteNumber("tag", e.Tag);
-                    w.WriteNumber("bytes", e.Bytes);
+                        w.WriteNumber(Keys.Tag, e.Tag);
+                    w.WriteNumber(Keys.Bytes, e.Bytes);
                 }
                 if (e.SendSeq >= 0)
-                    w.WriteString("flowOut", FlowKey(e.Context, e.SelfRank, e.SendDestWorld, e.Tag, e.SendSeq));
+                    w.WriteString(Keys.FlowOut, FlowKey(e.Context, e.SelfRank, e.SendDestWorld, e.Tag, e.SendSeq));
                 if (e.ReceiveSource >= 0)
                 {
                     // A receive, or a probe that found a message (which has no arrow: the receive takes it).
-                    w.WriteNumber("source", e.ReceiveSource);
-                    w.WriteNumber("receivedTag", e.ReceiveTag);
-                    w.WriteNumber("receivedBytes", e.ReceivedBytes);
+                    w.WriteNumber(Keys.Source, e.ReceiveSource);
+                    w.WriteNumber(Keys.ReceivedTag, e.ReceiveTag);
+                    w.WriteNumber(Keys.ReceivedBytes, e.ReceivedBytes);
                 }
                 if (e.ReceiveSeq >= 0)
-                    w.WriteString("flowIn", FlowKey(e.Context, e.ReceiveSource, WorldRank, e.ReceiveTag, e.ReceiveSeq));
+                    w.WriteString(Keys.FlowIn, FlowKey(e.Context, e.ReceiveSource, WorldRank, e.ReceiveTag, e.ReceiveSeq));
                 w.WriteEndObject();
+                if (w.BytesPending > 1 << 20)
+                    w.Flush();
             }
             w.WriteEndArray();
             w.WriteEndObject();
         }
         File.Move(temp, path, overwrite: true);
+    }
+
+    /// <summary>Property names of trace events, encoded once.</summary>
+    private static class Keys
+    {
+        public static readonly JsonEncodedText Name = JsonEncodedText.Encode("name");
+        public static readonly JsonEncodedText TsNs = JsonEncodedText.Encode("tsNs");
+        public static readonly JsonEncodedText DurNs = JsonEncodedText.Encode("durNs");
+        public static readonly JsonEncodedText Tid = JsonEncodedText.Encode("tid");
+        public static readonly JsonEncodedText Comm = JsonEncodedText.Encode("comm");
+        public static readonly JsonEncodedText Context = JsonEncodedText.Encode("context");
+        public static readonly JsonEncodedText Sequence = JsonEncodedText.Encode("sequence");
+        public static readonly JsonEncodedText Root = JsonEncodedText.Encode("root");
+        public static readonly JsonEncodedText Bytes = JsonEncodedText.Encode("bytes");
+        public static readonly JsonEncodedText Op = JsonEncodedText.Encode("op");
+        public static readonly JsonEncodedText Peer = JsonEncodedText.Encode("peer");
+        public static readonly JsonEncodedText Tag = JsonEncodedText.Encode("tag");
+        public static readonly JsonEncodedText FlowOut = JsonEncodedText.Encode("flowOut");
+        public static readonly JsonEncodedText Source = JsonEncodedText.Encode("source");
+        public static readonly JsonEncodedText ReceivedTag = JsonEncodedText.Encode("receivedTag");
+        public static readonly JsonEncodedText ReceivedBytes = JsonEncodedText.Encode("receivedBytes");
+        public static readonly JsonEncodedText FlowIn = JsonEncodedText.Encode("flowIn");
     }
 
     private static string FlowKey(int context, int source, int destinationWorld, int tag, long seq) =>
