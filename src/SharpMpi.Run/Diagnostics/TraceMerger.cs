@@ -59,15 +59,19 @@ internal static class TraceMerger
                 long ts = 0, dur = 0, tid = 0;
                 foreach (var p in e.EnumerateObject())
                 {
-                    switch (p.Name)
-                    {
-                        case "name": name = p.Value.GetString() ?? "?"; break;
-                        case "tsNs": ts = p.Value.GetInt64(); break;
-                        case "durNs": dur = p.Value.GetInt64(); break;
-                        case "tid": tid = p.Value.GetInt64(); break;
-                        case "flowOut": flowOut = p.Value.GetString(); break;
-                        case "flowIn": flowIn = p.Value.GetString(); break;
-                    }
+                    // NameEquals compares the UTF-8 bytes; Name would allocate a string per property.
+                    if (p.NameEquals("name"u8))
+                        name = p.Value.GetString() ?? "?";
+                    else if (p.NameEquals("tsNs"u8))
+                        ts = p.Value.GetInt64();
+                    else if (p.NameEquals("durNs"u8))
+                        dur = p.Value.GetInt64();
+                    else if (p.NameEquals("tid"u8))
+                        tid = p.Value.GetInt64();
+                    else if (p.NameEquals("flowOut"u8))
+                        flowOut = p.Value.GetString();
+                    else if (p.NameEquals("flowIn"u8))
+                        flowIn = p.Value.GetString();
                 }
                 events.Add(new Event(rank, name, ts, dur, tid, flowOut, flowIn, e));
             }
@@ -126,8 +130,11 @@ internal static class TraceMerger
             w.WriteStartObject("args");
             foreach (var p in e.Source.EnumerateObject())
             {
-                if (p.Name is "name" or "tsNs" or "durNs" or "tid" or "flowOut" or "flowIn")
+                if (p.NameEquals("name"u8) || p.NameEquals("tsNs"u8) || p.NameEquals("durNs"u8) || p.NameEquals("tid"u8)
+                    || p.NameEquals("flowOut"u8) || p.NameEquals("flowIn"u8))
+                {
                     continue;
+                }
                 p.WriteTo(w);
             }
             w.WriteEndObject();
