@@ -23,6 +23,7 @@ internal static class BenchCli
         ("bw", "OSU windowed bandwidth from rank 0 to rank 1 (osu_bw)"),
         ("bibw", "OSU bidirectional windowed bandwidth (osu_bibw)"),
         ("multi-lat", "OSU ping-pong latency of the pairs (i, i+n/2) at once (osu_multi_lat)"),
+        ("overlap", "Share of a large ISend/IReceive (rank 0 -> 1, 16 MiB) hidden behind as long a compute (OSU overlap method)"),
         ("osu-allreduce", "OSU Allreduce latency, MPI_FLOAT, Sum (osu_allreduce)"),
         ("osu-allgather", "OSU Allgather latency, bytes per rank (osu_allgather)"),
         ("osu-bcast", "OSU Bcast latency from root 0 (osu_bcast)"),
@@ -133,8 +134,9 @@ internal static class BenchCli
         command.SetAction(parse =>
         {
             bool collective = name.StartsWith("osu-", StringComparison.Ordinal);
-            long defaultMin = collective ? (name is "osu-allreduce" or "osu-reduce" ? 4 : 1) : name == "column" ? 4096 : rma ? 1 : 0;
-            long defaultMax = collective || rma ? 1 << 20 : name == "column" ? 4096 : 4 << 20;
+            long defaultMin = collective ? (name is "osu-allreduce" or "osu-reduce" ? 4 : 1)
+                : name == "column" ? 4096 : name == "overlap" ? 16 << 20 : rma ? 1 : 0;
+            long defaultMax = collective || rma ? 1 << 20 : name == "column" ? 4096 : name == "overlap" ? 16 << 20 : 4 << 20;
             string? sizeText = parse.GetValue(sizes);
             if (name == "column" && sizeText is not null && !sizeText.Contains(':'))
                 sizeText = sizeText + ":" + sizeText; // one N, as osu_ddt.c reads it
@@ -153,6 +155,7 @@ internal static class BenchCli
                     case "multi-lat": PointToPointBench.MultiLatency(world, options, results); break;
                     case "column": DatatypeBench.Column(world, options, results); break;
                     case "put-latency" or "put-bw": RmaBench.Put(world, options, parse.GetValue(sync)!, parse.GetValue(windowKind)!, results); break;
+                    case "overlap": OverlapBench.Run(world, options, results); break;
                     default: OsuCollectiveBench.Run(world, options, results); break;
                 }
                 if (world.Rank == 0 && options.Json is string path)

@@ -107,6 +107,81 @@ public class DiagnosticsTests
         }
     }
 
+    [Fact]
+    public async Task Trace_CollectivesProbesObjectsPersistentAndRma_AreRecordedWithBytesAndOp()
+    {
+        string trace = TempFile("trace.json");
+        try
+        {
+            var r = await Run(2, ["--trace", trace, "--no-deadlock-detection"], "calls");
+            Assert.True(r.ExitCode == 0, $"exit {r.ExitCode}: {r.Stdout}{r.Stderr}");
+
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(trace));
+            var events = doc.RootElement.GetProperty("traceEvents").EnumerateArray().ToList();
+            var slices = events.Where(e => e.GetProperty("ph").GetString() == "X").ToList();
+            JsonElement Args(string name, int pid) =>
+                slices.First(e => e.GetProperty("name").GetString() == name && e.GetProperty("pid").GetInt32() == pid).GetProperty("args");
+            int Count(string name, int pid) =>
+                slices.Count(e => e.GetProperty("name").GetString() == name && e.GetProperty("pid").GetInt32() == pid);
+
+            foreach (int rank in new[] { 0, 1 })
+            {
+                var allreduce = Args("Allreduce", rank);
+                Assert.Equal(64, allreduce.GetProperty("bytes").GetInt64());
+                Assert.Equal("Sum", allreduce.GetProperty("op").GetString());
+                Assert.Equal(400, Args("Broadcast", rank).GetProperty("bytes").GetInt64());
+                Assert.Equal(0, Args("Broadcast", rank).GetProperty("root").GetInt32());
+                var iallreduce = Args("IAllreduce", rank);
+                Assert.Equal("lambda", iallreduce.GetProperty("op").GetString());
+                Assert.Equal(64, iallreduce.GetProperty("bytes").GetInt64());
+                Assert.Equal(2, Count("Start", rank));
+                Assert.Equal(3, Count("Fence", rank));
+                Assert.Equal(8, Args("Put", rank).GetProperty("bytes").GetInt64());
+                Assert.Equal(1 - rank, Args("Get", rank).GetProperty("peer").GetInt32());
+            }
+            Assert.True(Count("TryProbe", 1) >= 1);
+            Assert.Equal(40, Args("MatchedProbe", 1).GetProperty("receivedBytes").GetInt64());
+            // Matched and object receives end the arrows of the sends they took, as do the persistent receives'
+            // Waits: Send, SendObject (as a Send) and the two persistent Starts of rank 0, four arrows in all.
+            var received = Args("MatchedReceive", 1);
+            Assert.Equal(0, received.GetProperty("source").GetInt32());
+            Assert.Equal(6, Args("ReceiveObject", 1).GetProperty("receivedTag").GetInt32());
+            var starts = events.Where(e => e.GetProperty("ph").GetString() == "s").ToList();
+            var finishes = events.Where(e => e.GetProperty("ph").GetString() == "f").Select(e => e.GetProperty("id").GetInt32()).ToHashSet();
+            Assert.Equal(4, starts.Count);
+            Assert.All(starts, s => Assert.Contains(s.GetProperty("id").GetInt32(), finishes));
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(trace)!, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Profile_CollectiveBytesAreCounted()
+    {
+        string json = TempFile("profile.json");
+        try
+        {
+            var r = await Run(2, ["--profile-json", json, "--no-deadlock-detection"], "calls");
+            Assert.True(r.ExitCode == 0, $"exit {r.ExitCode}: {r.Stdout}{r.Stderr}");
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(json));
+            var calls = doc.RootElement.GetProperty("calls").EnumerateArray()
+                .ToDictionary(c => c.GetProperty("call").GetString()!, c => (Count: c.GetProperty("count").GetInt64(), Bytes: c.GetProperty("bytes").GetInt64()));
+            Assert.Equal((2L, 128L), calls["Allreduce"]);
+            Assert.Equal((2L, 800L), calls["Broadcast"]);
+            Assert.Equal(2L, calls["IAllreduce"].Count);
+            Assert.Equal(4L, calls["Start"].Count);
+            Assert.Equal(6L, calls["Fence"].Count);
+            Assert.Equal(1L, calls["MatchedReceive"].Count);
+            Assert.Equal(1L, calls["ReceiveObject"].Count);
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(json)!, recursive: true);
+        }
+    }
+
     private static async Task<LauncherResult> Deadlocked(params string[] scenario)
     {
         var clock = Stopwatch.StartNew();

@@ -29,6 +29,8 @@ internal sealed class ProfileReport
             {
                 using var doc = JsonDocument.Parse(File.ReadAllBytes(file));
                 var root = doc.RootElement;
+                if (root.TryGetProperty("siteSampleInterval", out var interval))
+                    report._siteSampleInterval = Math.Max(report._siteSampleInterval, interval.GetInt32());
                 report._ranks.Add(new RankProfile(rank, root.GetProperty("host").GetString() ?? "",
                     root.GetProperty("appSeconds").GetDouble(), root.GetProperty("mpiSeconds").GetDouble(),
                     Read(root.GetProperty("calls")), Read(root.GetProperty("sites"))));
@@ -52,6 +54,9 @@ internal sealed class ProfileReport
             e.GetProperty("bytes").GetInt64()))];
 
     public int RankCount => _ranks.Count;
+
+    /// <summary>Ranks look up the call site of one call in this many (after the first ones of each call); 1 = every call.</summary>
+    private int _siteSampleInterval = 1;
 
     private static List<Stats> Aggregate(IEnumerable<Stats> all) =>
         [.. all.GroupBy(s => (s.Call, s.Site))
@@ -83,6 +88,8 @@ internal sealed class ProfileReport
         if (sites.Count > 0)
         {
             t.AppendLine("@--- Top call sites (all ranks, top twenty by time) -------------------------");
+            if (_siteSampleInterval > 1)
+                t.AppendLine(c, $"@ (estimated: after its first calls, one call of each kind in {_siteSampleInterval} is located, weighted {_siteSampleInterval}x)");
             t.AppendLine(c, $"{"Call",-22} {"Count",9} {"Time(ms)",12} {"MPI%",7} {"Bytes",14}  Site");
             foreach (var s in sites)
                 t.AppendLine(c, $"{s.Call,-22} {s.Count,9} {s.Seconds * 1e3,12:F3} {Percent(s.Seconds, mpi),7:F2} {s.Bytes,14}  {s.Site}");
@@ -114,6 +121,7 @@ internal sealed class ProfileReport
         }
         w.WriteEndArray();
         WriteStats(w, "calls", Aggregate(_ranks.SelectMany(r => r.Calls)));
+        w.WriteNumber("siteSampleInterval", _siteSampleInterval);
         WriteStats(w, "sites", Aggregate(_ranks.SelectMany(r => r.Sites)));
         w.WriteEndObject();
     }

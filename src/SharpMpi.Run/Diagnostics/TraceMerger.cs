@@ -11,7 +11,8 @@ namespace SharpMpi.Run.Diagnostics;
 /// </summary>
 internal static class TraceMerger
 {
-    private sealed record Event(int Rank, string Name, double Ts, double Dur, long Tid, JsonElement Source);
+    /// <summary>One call; times in nanoseconds (since the Unix epoch for <paramref name="Ts"/>), as the ranks write them.</summary>
+    private sealed record Event(int Rank, string Name, long Ts, long Dur, long Tid, string? FlowOut, string? FlowIn, JsonElement Source);
 
     /// <summary>Merges the files found in <paramref name="directory"/> into <paramref name="output"/>; returns the number of events and flows.</summary>
     public static (int Events, int Flows, int Ranks) Merge(string directory, int size, string output)
@@ -44,6 +45,7 @@ internal static class TraceMerger
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static (int, int, int) Write(List<(int Rank, string Host, JsonDocument Doc)> documents, string output)
     {
         var events = new List<Event>();
@@ -51,18 +53,39 @@ internal static class TraceMerger
         {
             foreach (var e in doc.RootElement.GetProperty("events").EnumerateArray())
             {
-                events.Add(new Event(rank, e.GetProperty("name").GetString() ?? "?", e.GetProperty("ts").GetDouble(),
-                    e.GetProperty("dur").GetDouble(), e.GetProperty("tid").GetInt64(), e));
+                // One pass over the properties (GetProperty would scan them once per field).
+                string name = "?";
+                string? flowOut = null, flowIn = null;
+                long ts = 0, dur = 0, tid = 0;
+                foreach (var p in e.EnumerateObject())
+                {
+                    // NameEquals compares the UTF-8 bytes; Name would allocate a string per property.
+                    if (p.NameEquals("name"u8))
+                        name = p.Value.GetString() ?? "?";
+                    else if (p.NameEquals("tsNs"u8))
+                        ts = p.Value.GetInt64();
+                    else if (p.NameEquals("durNs"u8))
+                        dur = p.Value.GetInt64();
+                    else if (p.NameEquals("tid"u8))
+                        tid = p.Value.GetInt64();
+                    else if (p.NameEquals("flowOut"u8))
+                        flowOut = p.Value.GetString();
+                    else if (p.NameEquals("flowIn"u8))
+                        flowIn = p.Value.GetString();
+                }
+                events.Add(new Event(rank, name, ts, dur, tid, flowOut, flowIn, e));
             }
         }
-        double origin = events.Count == 0 ? 0 : events.Min(e => e.Ts);
+        long origin = long.MaxValue;
+        foreach (var e in events)
+            origin = Math.Min(origin, e.Ts);
         var sends = new Dictionary<string, Event>(StringComparer.Ordinal);
         var receives = new Dictionary<string, Event>(StringComparer.Ordinal);
         foreach (var e in events)
         {
-            if (e.Source.TryGetProperty("flowOut", out var o) && o.GetString() is { } ok)
+            if (e.FlowOut is { } ok)
                 sends[ok] = e;
-            if (e.Source.TryGetProperty("flowIn", out var i) && i.GetString() is { } ik)
+            if (e.FlowIn is { } ik)
                 receives[ik] = e;
         }
 
@@ -71,7 +94,7 @@ internal static class TraceMerger
             Directory.CreateDirectory(folder);
         int flows = 0;
         using var stream = File.Create(output);
-        using var w = new Utf8JsonWriter(stream);
+        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { SkipValidation = true });
         w.WriteStartObject();
         w.WriteString("displayTimeUnit", "ns");
         w.WriteStartArray("traceEvents");
@@ -100,19 +123,24 @@ internal static class TraceMerger
             w.WriteString("name", e.Name);
             w.WriteString("cat", "mpi");
             w.WriteString("ph", "X");
-            w.WriteNumber("ts", Math.Round(e.Ts - origin, 3));
-            w.WriteNumber("dur", e.Dur);
+            WriteMicroseconds(w, "ts", e.Ts - origin);
+            WriteMicroseconds(w, "dur", e.Dur);
             w.WriteNumber("pid", e.Rank);
             w.WriteNumber("tid", e.Tid);
             w.WriteStartObject("args");
             foreach (var p in e.Source.EnumerateObject())
             {
-                if (p.Name is "name" or "ts" or "dur" or "tid" or "flowOut" or "flowIn")
+                if (p.NameEquals("name"u8) || p.NameEquals("tsNs"u8) || p.NameEquals("durNs"u8) || p.NameEquals("tid"u8)
+                    || p.NameEquals("flowOut"u8) || p.NameEquals("flowIn"u8))
+                {
                     continue;
+                }
                 p.WriteTo(w);
             }
             w.WriteEndObject();
             w.WriteEndObject();
+            if (w.BytesPending > 1 << 20)
+                w.Flush();
         }
         foreach (var (key, send) in sends)
         {
@@ -120,15 +148,36 @@ internal static class TraceMerger
                 continue;
             flows++;
             // Bound to the enclosing slices: the send's start and the receive's end.
-            WriteFlow(w, "s", flows, send.Rank, send.Tid, send.Ts - origin + Math.Min(send.Dur / 2, 0.001), key);
-            WriteFlow(w, "f", flows, receive.Rank, receive.Tid, receive.Ts - origin + receive.Dur - Math.Min(receive.Dur / 2, 0.001), key);
+            WriteFlow(w, "s", flows, send.Rank, send.Tid, send.Ts - origin + Math.Min(send.Dur / 2, 1), key);
+            WriteFlow(w, "f", flows, receive.Rank, receive.Tid, receive.Ts - origin + receive.Dur - Math.Min(receive.Dur / 2, 1), key);
         }
         w.WriteEndArray();
         w.WriteEndObject();
         return (events.Count, flows, documents.Count);
     }
 
-    private static void WriteFlow(Utf8JsonWriter w, string phase, int id, int pid, long tid, double ts, string key)
+    /// <summary>
+    /// Writes <paramref name="nanoseconds"/> as Chrome's microseconds with three decimals, from integers: the
+    /// same text a double would give, at a fraction of the cost of formatting one per event.
+    /// </summary>
+    private static void WriteMicroseconds(Utf8JsonWriter w, string name, long nanoseconds)
+    {
+        Span<byte> text = stackalloc byte[24];
+        long whole = Math.DivRem(Math.Abs(nanoseconds), 1000, out long fraction);
+        int n = 0;
+        if (nanoseconds < 0)
+            text[n++] = (byte)'-';
+        whole.TryFormat(text[n..], out int written, default, CultureInfo.InvariantCulture);
+        n += written;
+        text[n++] = (byte)'.';
+        text[n++] = (byte)('0' + fraction / 100);
+        text[n++] = (byte)('0' + fraction / 10 % 10);
+        text[n++] = (byte)('0' + fraction % 10);
+        w.WritePropertyName(name);
+        w.WriteRawValue(text[..n], skipInputValidation: true);
+    }
+
+    private static void WriteFlow(Utf8JsonWriter w, string phase, int id, int pid, long tid, long ts, string key)
     {
         w.WriteStartObject();
         w.WriteString("name", "message");
@@ -139,7 +188,7 @@ internal static class TraceMerger
             w.WriteString("bp", "e");
         w.WriteNumber("pid", pid);
         w.WriteNumber("tid", tid);
-        w.WriteNumber("ts", Math.Round(ts, 3));
+        WriteMicroseconds(w, "ts", ts);
         w.WriteStartObject("args");
         w.WriteString("key", key);
         w.WriteEndObject();

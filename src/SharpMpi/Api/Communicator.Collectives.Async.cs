@@ -69,7 +69,7 @@ public partial class Communicator
     private ValueTask BroadcastStart<T>(Memory<T> buffer, int root) where T : unmanaged
     {
         CheckRoot(root);
-        return Run(BeginCollective(true), buffer.Pin(), buffer.Length, root);
+        return Run(BeginCollective(true, Bytes<T>(buffer.Length)), buffer.Pin(), buffer.Length, root);
 
         static async ValueTask Run(CollectiveCall c, MemoryHandle pin, int count, int root)
         {
@@ -97,7 +97,7 @@ public partial class Communicator
         CheckRoot(root);
         if (Rank == root)
             CheckLength(receive.Length, (long)send.Length * Size, nameof(receive));
-        return Run(BeginCollective(true), send.Pin(), send.Length, receive.Pin(), receive.Length, root);
+        return Run(BeginCollective(true, Bytes<T>(send.Length)), send.Pin(), send.Length, receive.Pin(), receive.Length, root);
 
         static async ValueTask Run(CollectiveCall c, MemoryHandle sp, int sn, MemoryHandle rp, int rn, int root)
         {
@@ -126,7 +126,7 @@ public partial class Communicator
             CheckPerRank(displacements.Length, nameof(displacements));
             layout = Blocks.Explicit(counts, displacements, true, Unsafe.SizeOf<T>(), receive.Length, nameof(counts), nameof(displacements), nameof(receive));
         }
-        return Run(BeginCollective(true), send.Pin(), send.Length, receive.Pin(), receive.Length, layout, root);
+        return Run(BeginCollective(true, Bytes<T>(send.Length)), send.Pin(), send.Length, receive.Pin(), receive.Length, layout, root);
 
         static async ValueTask Run(CollectiveCall c, MemoryHandle sp, int sn, MemoryHandle rp, int rn, Blocks layout, int root)
         {
@@ -165,7 +165,7 @@ public partial class Communicator
         CheckRoot(root);
         if (Rank == root)
             CheckLength(send.Length, (long)receive.Length * Size, nameof(send));
-        return Run(BeginCollective(true), send.Pin(), send.Length, receive.Pin(), receive.Length, root);
+        return Run(BeginCollective(true, Bytes<T>(send.Length)), send.Pin(), send.Length, receive.Pin(), receive.Length, root);
 
         static async ValueTask Run(CollectiveCall c, MemoryHandle sp, int sn, MemoryHandle rp, int rn, int root)
         {
@@ -199,7 +199,7 @@ public partial class Communicator
                 CheckLength(receive.Length, counts[root], nameof(receive));
             }
         }
-        return Run(BeginCollective(true), send.Pin(), send.Length, receive.Pin(), receive.Length, layout, root);
+        return Run(BeginCollective(true, Bytes<T>(send.Length)), send.Pin(), send.Length, receive.Pin(), receive.Length, layout, root);
 
         static async ValueTask Run(CollectiveCall c, MemoryHandle sp, int sn, MemoryHandle rp, int rn, Blocks layout, int root)
         {
@@ -248,7 +248,7 @@ public partial class Communicator
         var rp = receive.Pin();
         PinnedBuf<T>(sp, send.Length).CopyTo(layout.Of(PinnedBuf<T>(rp, receive.Length), Rank));
         sp.Dispose();
-        return Run(BeginCollective(true), rp, receive.Length, layout);
+        return Run(BeginCollective(true, layout.Length(Rank)), rp, receive.Length, layout);
 
         static async ValueTask Run(CollectiveCall c, MemoryHandle rp, int rn, Blocks layout)
         {
@@ -276,7 +276,7 @@ public partial class Communicator
         var rp = receive.Pin();
         PinnedBuf<T>(sp, send.Length).CopyTo(layout.Of(PinnedBuf<T>(rp, receive.Length), Rank));
         sp.Dispose();
-        return Run(BeginCollective(true), rp, receive.Length, layout);
+        return Run(BeginCollective(true, layout.Length(Rank)), rp, receive.Length, layout);
 
         static async ValueTask Run(CollectiveCall c, MemoryHandle rp, int rn, Blocks layout)
         {
@@ -310,7 +310,7 @@ public partial class Communicator
     {
         CheckBlocks(send.Length, nameof(send));
         CheckLength(receive.Length, send.Length, nameof(receive));
-        return Run(BeginCollective(true), send.Pin(), send.Length, receive.Pin(), receive.Length, send.Length / Size * (long)Unsafe.SizeOf<T>());
+        return Run(BeginCollective(true, Bytes<T>(send.Length)), send.Pin(), send.Length, receive.Pin(), receive.Length, send.Length / Size * (long)Unsafe.SizeOf<T>());
 
         static async ValueTask Run(CollectiveCall c, MemoryHandle sp, int sn, MemoryHandle rp, int rn, long block)
         {
@@ -358,7 +358,7 @@ public partial class Communicator
             sl.Return();
             throw;
         }
-        return Run(BeginCollective(true), send.Pin(), send.Length, sl, receive.Pin(), receive.Length, rl);
+        return Run(BeginCollective(true, sl.Total), send.Pin(), send.Length, sl, receive.Pin(), receive.Length, rl);
 
         static async ValueTask Run(CollectiveCall c, MemoryHandle sp, int sn, Blocks sl, MemoryHandle rp, int rn, Blocks rl)
         {
@@ -399,7 +399,7 @@ public partial class Communicator
         CheckRoot(root);
         if (Rank == root)
             CheckLength(receive.Length, send.Length, nameof(receive));
-        return Run(BeginCollective(true), send.Pin(), send.Length, receive.Pin(), receive.Length, op, root);
+        return Run(BeginCollective(true, Bytes<T>(send.Length), op), send.Pin(), send.Length, receive.Pin(), receive.Length, op, root);
 
         static async ValueTask Run(CollectiveCall c, MemoryHandle sp, int sn, MemoryHandle rp, int rn, Reducer op, int root)
         {
@@ -452,7 +452,7 @@ public partial class Communicator
     private ValueTask AllreduceStart<T>(ReadOnlyMemory<T> send, Memory<T> receive, Reducer op) where T : unmanaged
     {
         CheckLength(receive.Length, send.Length, nameof(receive));
-        return Run(BeginCollective(true), send.Pin(), send.Length, receive.Pin(), receive.Length, op);
+        return Run(BeginCollective(true, Bytes<T>(send.Length), op), send.Pin(), send.Length, receive.Pin(), receive.Length, op);
 
         static async ValueTask Run(CollectiveCall c, MemoryHandle sp, int sn, MemoryHandle rp, int rn, Reducer op)
         {
@@ -483,14 +483,14 @@ public partial class Communicator
         CheckPerRank(counts.Length, nameof(counts));
         CheckLength(receive.Length, counts[Rank], nameof(receive));
         var layout = Blocks.Explicit(counts, default, false, Unsafe.SizeOf<T>(), send.Length, nameof(counts), nameof(counts), nameof(send));
-        return ReduceScatterRun<T>(BeginCollective(true), send.Pin(), send.Length, receive.Pin(), receive.Length, layout, op);
+        return ReduceScatterRun<T>(BeginCollective(true, Bytes<T>(send.Length), op), send.Pin(), send.Length, receive.Pin(), receive.Length, layout, op);
     }
 
     private ValueTask ReduceScatterBlockStart<T>(ReadOnlyMemory<T> send, Memory<T> receive, Reducer op) where T : unmanaged
     {
         CheckLength(send.Length, (long)receive.Length * Size, nameof(send));
         var layout = Blocks.Regular(Size, receive.Length * (long)Unsafe.SizeOf<T>());
-        return ReduceScatterRun<T>(BeginCollective(true), send.Pin(), send.Length, receive.Pin(), receive.Length, layout, op);
+        return ReduceScatterRun<T>(BeginCollective(true, Bytes<T>(send.Length), op), send.Pin(), send.Length, receive.Pin(), receive.Length, layout, op);
     }
 
     private static async ValueTask ReduceScatterRun<T>(CollectiveCall c, MemoryHandle sp, int sn, MemoryHandle rp, int rn, Blocks layout, Reducer op)
@@ -529,7 +529,7 @@ public partial class Communicator
     private ValueTask ScanStart<T>(ReadOnlyMemory<T> send, Memory<T> receive, Reducer op, bool exclusive) where T : unmanaged
     {
         CheckLength(receive.Length, send.Length, nameof(receive));
-        return Run(BeginCollective(true), send.Pin(), send.Length, receive.Pin(), receive.Length, op, exclusive);
+        return Run(BeginCollective(true, Bytes<T>(send.Length), op), send.Pin(), send.Length, receive.Pin(), receive.Length, op, exclusive);
 
         static async ValueTask Run(CollectiveCall c, MemoryHandle sp, int sn, MemoryHandle rp, int rn, Reducer op, bool exclusive)
         {

@@ -17,18 +17,18 @@ public partial class Communicator
         try
         {
             long length = w?.WrittenCount ?? 0;
-            CollectiveCall.Complete(BroadcastAlgorithms.Run(BeginCollective(), new Buf(&length, sizeof(long)), root));
+            CollectiveCall.Complete(BroadcastAlgorithms.Run(BeginCollective(bytes: sizeof(long)), new Buf(&length, sizeof(long)), root));
             if (w is not null)
             {
                 fixed (byte* p = w.WrittenSpan)
-                    CollectiveCall.Complete(BroadcastAlgorithms.Run(BeginCollective(), new Buf(p, length), root));
+                    CollectiveCall.Complete(BroadcastAlgorithms.Run(BeginCollective(bytes: length), new Buf(p, length), root));
                 return value;
             }
             var bytes = ArrayPool<byte>.Shared.Rent((int)Math.Max(1, length));
             try
             {
                 fixed (byte* p = bytes)
-                    CollectiveCall.Complete(BroadcastAlgorithms.Run(BeginCollective(), new Buf(p, length), root));
+                    CollectiveCall.Complete(BroadcastAlgorithms.Run(BeginCollective(bytes: length), new Buf(p, length), root));
                 return Environment.Serializer.Deserialize<T>(bytes.AsSpan(0, (int)length));
             }
             finally
@@ -53,7 +53,7 @@ public partial class Communicator
         {
             int mine = w.WrittenCount;
             fixed (int* lp = lengths)
-                CollectiveCall.Complete(GatherScatterAlgorithms.Gather(BeginCollective(), new Buf(&mine, sizeof(int)), new Buf(lp, Size * sizeof(int)), sizeof(int), root));
+                CollectiveCall.Complete(GatherScatterAlgorithms.Gather(BeginCollective(bytes: sizeof(int)), new Buf(&mine, sizeof(int)), new Buf(lp, Size * sizeof(int)), sizeof(int), root));
             var layout = Rank == root ? Blocks.Explicit(lengths.AsSpan(0, Size), default, false, 1, long.MaxValue, "value", "value", "value") : default;
             try
             {
@@ -66,7 +66,7 @@ public partial class Communicator
                     {
                         var sb = new Buf(sp, mine);
                         var rb = new Buf(rp, total);
-                        var c = BeginCollective();
+                        var c = BeginCollective(bytes: mine);
                         CollectiveCall.Complete(Size == 1 ? CopyOwn(sb, rb) : GatherScatterAlgorithms.LinearGather(c, sb, rb, layout, root));
                     }
                     if (Rank != root)
@@ -116,7 +116,7 @@ public partial class Communicator
             }
             int mine = 0;
             fixed (int* lp = lengths)
-                CollectiveCall.Complete(GatherScatterAlgorithms.Scatter(BeginCollective(), new Buf(lp, Size * sizeof(int)), new Buf(&mine, sizeof(int)), sizeof(int), root));
+                CollectiveCall.Complete(GatherScatterAlgorithms.Scatter(BeginCollective(bytes: sizeof(int)), new Buf(lp, Size * sizeof(int)), new Buf(&mine, sizeof(int)), sizeof(int), root));
             var layout = w is not null ? Blocks.Explicit(lengths.AsSpan(0, Size), default, false, 1, long.MaxValue, nameof(values), nameof(values), nameof(values)) : default;
             var bytes = RentBytes(mine);
             try
@@ -126,7 +126,7 @@ public partial class Communicator
                 {
                     var sb = new Buf(sp, w?.WrittenCount ?? 0);
                     var rb = new Buf(rp, mine);
-                    var c = BeginCollective();
+                    var c = BeginCollective(bytes: mine);
                     CollectiveCall.Complete(Size == 1 ? CopyOwn(sb, rb) : GatherScatterAlgorithms.LinearScatter(c, sb, layout, rb, root));
                 }
                 return Environment.Serializer.Deserialize<T>(bytes.AsSpan(0, mine));
@@ -155,7 +155,7 @@ public partial class Communicator
         {
             lengths[Rank] = w.WrittenCount;
             fixed (int* lp = lengths)
-                CollectiveCall.Complete(AllgatherAlgorithms.Run(BeginCollective(), new Buf(lp, Size * sizeof(int)), Blocks.Regular(Size, sizeof(int))));
+                CollectiveCall.Complete(AllgatherAlgorithms.Run(BeginCollective(bytes: sizeof(int)), new Buf(lp, Size * sizeof(int)), Blocks.Regular(Size, sizeof(int))));
             var layout = Blocks.Explicit(lengths.AsSpan(0, Size), default, false, 1, long.MaxValue, "value", "value", "value");
             var bytes = RentBytes(layout.Total);
             try
@@ -164,7 +164,7 @@ public partial class Communicator
                 {
                     var rb = new Buf(rp, layout.Total);
                     w.WrittenSpan.CopyTo(layout.Of(rb, Rank).Span);
-                    CollectiveCall.Complete(AllgatherAlgorithms.Run(BeginCollective(), rb, layout));
+                    CollectiveCall.Complete(AllgatherAlgorithms.Run(BeginCollective(bytes: w.WrittenCount), rb, layout));
                 }
                 var result = new T?[Size];
                 for (int i = 0; i < Size; i++)
@@ -201,7 +201,7 @@ public partial class Communicator
             }
             fixed (int* lp = lengths)
             {
-                CollectiveCall.Complete(AlltoallAlgorithms.Alltoall(BeginCollective(), new Buf(lp, Size * sizeof(int)),
+                CollectiveCall.Complete(AlltoallAlgorithms.Alltoall(BeginCollective(bytes: Size * sizeof(int)), new Buf(lp, Size * sizeof(int)),
                     new Buf(lp + Size, Size * sizeof(int)), sizeof(int)));
             }
             var sl = Blocks.Explicit(lengths.AsSpan(0, Size), default, false, 1, long.MaxValue, nameof(values), nameof(values), nameof(values));
@@ -211,7 +211,7 @@ public partial class Communicator
             {
                 fixed (byte* sp = w.WrittenSpan)
                 fixed (byte* rp = bytes)
-                    CollectiveCall.Complete(AlltoallAlgorithms.Alltoallv(BeginCollective(), new Buf(sp, w.WrittenCount), sl, new Buf(rp, rl.Total), rl));
+                    CollectiveCall.Complete(AlltoallAlgorithms.Alltoallv(BeginCollective(bytes: w.WrittenCount), new Buf(sp, w.WrittenCount), sl, new Buf(rp, rl.Total), rl));
                 var result = new T?[Size];
                 for (int i = 0; i < Size; i++)
                     result[i] = Environment.Serializer.Deserialize<T>(bytes.AsSpan((int)rl.Offset(i), (int)rl.Length(i)));
@@ -241,29 +241,38 @@ public partial class Communicator
         CheckRoot(root);
         ArgumentNullException.ThrowIfNull(op);
         var c = BeginCollective();
-        int p = Size, r = Rank;
-        var acc = value;
-        for (int mask = 1; mask < p; mask <<= 1)
+        // Runs on this thread like the buffer collectives, which end in CollectiveCall.Complete; leave the
+        // collective's trace frame the same way, or later waits would be reported as inside ReduceObject.
+        try
         {
-            if ((r & mask) == 0)
+            int p = Size, r = Rank;
+            var acc = value;
+            for (int mask = 1; mask < p; mask <<= 1)
             {
-                if ((r | mask) < p)
-                    acc = op(acc, ReceiveObjectInternal<T>(c, r | mask, 0));
+                if ((r & mask) == 0)
+                {
+                    if ((r | mask) < p)
+                        acc = op(acc, ReceiveObjectInternal<T>(c, r | mask, 0));
+                }
+                else
+                {
+                    SendObjectInternal(c, acc, r - mask, 0);
+                    break;
+                }
             }
-            else
+            if (root != 0)
             {
-                SendObjectInternal(c, acc, r - mask, 0);
-                break;
+                if (r == 0)
+                    SendObjectInternal(c, acc, root, 2);
+                else if (r == root)
+                    acc = ReceiveObjectInternal<T>(c, 0, 2);
             }
+            return r == root ? acc : default;
         }
-        if (root != 0)
+        finally
         {
-            if (r == 0)
-                SendObjectInternal(c, acc, root, 2);
-            else if (r == root)
-                acc = ReceiveObjectInternal<T>(c, 0, 2);
+            Diagnostics.CollectiveTrace.Exit();
         }
-        return r == root ? acc : default;
     }
 
     /// <summary>Folds every rank's object with <paramref name="op"/> in rank order and returns the result on every rank (MPI_Allreduce on serialized objects).</summary>
@@ -274,12 +283,19 @@ public partial class Communicator
     {
         ArgumentNullException.ThrowIfNull(op);
         var c = BeginCollective();
-        var acc = value;
-        if (Rank > 0)
-            acc = op(ReceiveObjectInternal<T>(c, Rank - 1, 0), value);
-        if (Rank < Size - 1)
-            SendObjectInternal(c, acc, Rank + 1, 0);
-        return acc;
+        try
+        {
+            var acc = value;
+            if (Rank > 0)
+                acc = op(ReceiveObjectInternal<T>(c, Rank - 1, 0), value);
+            if (Rank < Size - 1)
+                SendObjectInternal(c, acc, Rank + 1, 0);
+            return acc;
+        }
+        finally
+        {
+            Diagnostics.CollectiveTrace.Exit();
+        }
     }
 
     // ------------------------------------------------------------------ helpers

@@ -15,16 +15,23 @@ public partial class Communicator
     /// <summary>Sequence number of the next collective call (every rank counts the same calls).</summary>
     internal int NextCollectiveSequence() => Interlocked.Increment(ref _collectiveSequence);
 
-    private CollectiveCall BeginCollective(bool isAsync = false, [CallerMemberName] string name = "")
+    /// <param name="isAsync">Nonblocking (MPI_I...) rather than blocking.</param>
+    /// <param name="bytes">This rank's message size for traces and profiles: its send buffer (Broadcast and Scatter: the buffer it receives into).</param>
+    /// <param name="op">The reduction, if any (its name comes from <see cref="ReducerOf{T}(Op, string?)"/>).</param>
+    /// <param name="name">The API method (cleaned to the MPI call's name by the trace).</param>
+    private CollectiveCall BeginCollective(bool isAsync = false, long bytes = 0, Reducer? op = null, [CallerMemberName] string name = "")
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (IsIntercommunicator)
             ThrowNotOnInter(name);
         var call = new CollectiveCall(this, isAsync);
         if (Diagnostics.CollectiveTrace.IsOn(Engine))
-            Diagnostics.CollectiveTrace.Enter(this, name, Volatile.Read(ref _collectiveSequence), isAsync);
+            Diagnostics.CollectiveTrace.Enter(this, name, Volatile.Read(ref _collectiveSequence), isAsync, bytes, Diagnostics.CollectiveTrace.OpName(op));
         return call;
     }
+
+    /// <summary>Bytes of <paramref name="count"/> elements of <typeparamref name="T"/>.</summary>
+    private static long Bytes<T>(long count) where T : unmanaged => count * Unsafe.SizeOf<T>();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void CheckRoot(int root, [CallerArgumentExpression(nameof(root))] string? name = null)
@@ -58,11 +65,11 @@ public partial class Communicator
     private static Reducer ReducerOf<T>(Op op, [CallerArgumentExpression(nameof(op))] string? name = null) where T : unmanaged
     {
         ArgumentNullException.ThrowIfNull(op, name);
-        return op.ReducerFor<T>(name!);
+        return Diagnostics.CollectiveTrace.NoteOp(op.ReducerFor<T>(name!), op.Name);
     }
 
     private static Reducer ReducerOf<T>(Func<T, T, T> op, bool commutative, [CallerArgumentExpression(nameof(op))] string? name = null)
-        where T : unmanaged => Reducers.From(op, commutative, name);
+        where T : unmanaged => Diagnostics.CollectiveTrace.NoteOp(Reducers.From(op, commutative, name), "lambda");
 
     // ================================================================== Barrier, Broadcast
 
@@ -96,7 +103,7 @@ public partial class Communicator
         CheckRoot(root);
         fixed (T* p = buffer)
         {
-            var c = BeginCollective();
+            var c = BeginCollective(bytes: Bytes<T>(buffer.Length));
             try
             {
                 BroadcastAlgorithms.RunBlocking(c, B(p, buffer.Length), root);
@@ -133,7 +140,7 @@ public partial class Communicator
             CheckLength(receive.Length, (long)send.Length * Size, nameof(receive));
         fixed (T* s = send)
         fixed (T* r = receive)
-            CollectiveCall.Complete(GatherScatterAlgorithms.Gather(BeginCollective(), B(s, send.Length), B(r, receive.Length), send.Length * (long)sizeof(T), root));
+            CollectiveCall.Complete(GatherScatterAlgorithms.Gather(BeginCollective(bytes: Bytes<T>(send.Length)), B(s, send.Length), B(r, receive.Length), send.Length * (long)sizeof(T), root));
     }
 
     /// <summary>
@@ -154,7 +161,7 @@ public partial class Communicator
             var all = B(p, buffer.Length);
             long block = count * (long)sizeof(T);
             var mine = Rank == root ? all.Slice(Rank * block, block) : all;
-            CollectiveCall.Complete(GatherScatterAlgorithms.Gather(BeginCollective(), mine, all, block, root));
+            CollectiveCall.Complete(GatherScatterAlgorithms.Gather(BeginCollective(bytes: block), mine, all, block, root));
         }
     }
 
@@ -216,7 +223,7 @@ public partial class Communicator
             {
                 var rb = B(r, receive.Length);
                 var sb = inPlace && Rank == root ? layout.Of(rb, root) : B(s, send.Length);
-                var c = BeginCollective();
+                var c = BeginCollective(bytes: sb.Length);
                 CollectiveCall.Complete(Size == 1 ? CopyOwn(sb, layout.Of(rb, 0)) : GatherScatterAlgorithms.LinearGather(c, sb, rb, layout, root, inPlace));
             }
         }
@@ -248,7 +255,7 @@ public partial class Communicator
             CheckLength(send.Length, (long)receive.Length * Size, nameof(send));
         fixed (T* s = send)
         fixed (T* r = receive)
-            CollectiveCall.Complete(GatherScatterAlgorithms.Scatter(BeginCollective(), B(s, send.Length), B(r, receive.Length), receive.Length * (long)sizeof(T), root));
+            CollectiveCall.Complete(GatherScatterAlgorithms.Scatter(BeginCollective(bytes: Bytes<T>(receive.Length)), B(s, send.Length), B(r, receive.Length), receive.Length * (long)sizeof(T), root));
     }
 
     /// <summary>Scatter in place: at the root <paramref name="buffer"/> holds all Size blocks and keeps its own; elsewhere it receives the block (MPI_Scatter with MPI_IN_PLACE).</summary>
@@ -266,7 +273,7 @@ public partial class Communicator
             var all = B(p, buffer.Length);
             long block = count * (long)sizeof(T);
             var mine = Rank == root ? all.Slice(Rank * block, block) : all;
-            CollectiveCall.Complete(GatherScatterAlgorithms.Scatter(BeginCollective(), all, mine, block, root));
+            CollectiveCall.Complete(GatherScatterAlgorithms.Scatter(BeginCollective(bytes: block), all, mine, block, root));
         }
     }
 
@@ -324,7 +331,7 @@ public partial class Communicator
                 var rb = inPlace && Rank == root ? layout.Of(sb, root) : B(r, receive.Length);
                 if (Rank == root)
                     rb = rb.Slice(0, layout.Length(root));
-                var c = BeginCollective();
+                var c = BeginCollective(bytes: rb.Length);
                 CollectiveCall.Complete(Size == 1 ? CopyOwn(layout.Of(sb, 0), rb) : GatherScatterAlgorithms.LinearScatter(c, sb, layout, rb, root, inPlace));
             }
         }
@@ -351,7 +358,7 @@ public partial class Communicator
             long block = send.Length * (long)sizeof(T);
             var rb = B(r, receive.Length);
             B(s, send.Length).CopyTo(rb.Slice(Rank * block, block));
-            CollectiveCall.Complete(AllgatherAlgorithms.Run(BeginCollective(), rb, Blocks.Regular(Size, block)));
+            CollectiveCall.Complete(AllgatherAlgorithms.Run(BeginCollective(bytes: block), rb, Blocks.Regular(Size, block)));
         }
     }
 
@@ -360,7 +367,7 @@ public partial class Communicator
     {
         CheckBlocks(buffer.Length, nameof(buffer));
         fixed (T* p = buffer)
-            CollectiveCall.Complete(AllgatherAlgorithms.Run(BeginCollective(), B(p, buffer.Length), Blocks.Regular(Size, buffer.Length / Size * (long)sizeof(T))));
+            CollectiveCall.Complete(AllgatherAlgorithms.Run(BeginCollective(bytes: Bytes<T>(buffer.Length / Size)), B(p, buffer.Length), Blocks.Regular(Size, buffer.Length / Size * (long)sizeof(T))));
     }
 
     /// <summary>Returns every rank's <paramref name="value"/>, in rank order (MPI_Allgather).</summary>
@@ -410,7 +417,7 @@ public partial class Communicator
                 var rb = B(r, receive.Length);
                 if (!inPlace)
                     B(s, send.Length).CopyTo(layout.Of(rb, Rank));
-                CollectiveCall.Complete(AllgatherAlgorithms.Run(BeginCollective(), rb, layout));
+                CollectiveCall.Complete(AllgatherAlgorithms.Run(BeginCollective(bytes: layout.Length(Rank)), rb, layout));
             }
         }
         finally
@@ -436,7 +443,7 @@ public partial class Communicator
         CheckLength(receive.Length, send.Length, nameof(receive));
         fixed (T* s = send)
         fixed (T* r = receive)
-            CollectiveCall.Complete(AlltoallAlgorithms.Alltoall(BeginCollective(), B(s, send.Length), B(r, receive.Length), send.Length / Size * (long)sizeof(T)));
+            CollectiveCall.Complete(AlltoallAlgorithms.Alltoall(BeginCollective(bytes: Bytes<T>(send.Length)), B(s, send.Length), B(r, receive.Length), send.Length / Size * (long)sizeof(T)));
     }
 
     /// <summary>Alltoall in place: block j of <paramref name="buffer"/> goes to rank j and is replaced by rank j's block for this rank (MPI_Alltoall with MPI_IN_PLACE).</summary>
@@ -448,7 +455,7 @@ public partial class Communicator
         {
             var b = B(p, buffer.Length);
             b.CopyTo(copy.Buf);
-            CollectiveCall.Complete(AlltoallAlgorithms.Alltoall(BeginCollective(), copy.Buf, b, buffer.Length / Size * (long)sizeof(T)));
+            CollectiveCall.Complete(AlltoallAlgorithms.Alltoall(BeginCollective(bytes: b.Length), copy.Buf, b, buffer.Length / Size * (long)sizeof(T)));
         }
     }
 
@@ -509,7 +516,7 @@ public partial class Communicator
                     sb.CopyTo(copy.Buf);
                     sb = copy.Buf;
                 }
-                CollectiveCall.Complete(AlltoallAlgorithms.Alltoallv(BeginCollective(), sb, sl, B(r, receive.Length), rl));
+                CollectiveCall.Complete(AlltoallAlgorithms.Alltoallv(BeginCollective(bytes: sl.Total), sb, sl, B(r, receive.Length), rl));
             }
         }
         finally
@@ -562,7 +569,7 @@ public partial class Communicator
         fixed (T* s = send)
         fixed (T* r = receive)
         {
-            var c = BeginCollective();
+            var c = BeginCollective(bytes: Bytes<T>(send.Length), op: op);
             try
             {
                 ReduceAlgorithms.RunBlocking(c, B(s, send.Length), B(r, receive.Length), op, root);
@@ -632,7 +639,7 @@ public partial class Communicator
         fixed (T* s = send)
         fixed (T* r = receive)
         {
-            var c = BeginCollective();
+            var c = BeginCollective(bytes: Bytes<T>(send.Length), op: op);
             try
             {
                 AllreduceAlgorithms.RunBlocking(c, B(s, send.Length), B(r, receive.Length), op);
@@ -700,7 +707,7 @@ public partial class Communicator
             fixed (T* r = receive)
             {
                 var sb = B(s, send.Length).Slice(0, layout.Total);
-                CollectiveCall.Complete(ReduceScatterAlgorithms.Run(BeginCollective(), sb, B(r, receive.Length).Slice(0, layout.Length(Rank)), layout, op));
+                CollectiveCall.Complete(ReduceScatterAlgorithms.Run(BeginCollective(bytes: sb.Length, op: op), sb, B(r, receive.Length).Slice(0, layout.Length(Rank)), layout, op));
             }
         }
         finally
@@ -722,7 +729,7 @@ public partial class Communicator
         fixed (T* r = receive)
         {
             var sb = B(s, send.Length).Slice(0, layout.Total);
-            CollectiveCall.Complete(ReduceScatterAlgorithms.Run(BeginCollective(), sb, B(r, receive.Length).Slice(0, layout.Length(Rank)), layout, op));
+            CollectiveCall.Complete(ReduceScatterAlgorithms.Run(BeginCollective(bytes: sb.Length, op: op), sb, B(r, receive.Length).Slice(0, layout.Length(Rank)), layout, op));
         }
     }
 
@@ -778,6 +785,6 @@ public partial class Communicator
         CheckLength(receive.Length, send.Length, nameof(receive));
         fixed (T* s = send)
         fixed (T* r = receive)
-            CollectiveCall.Complete(ScanAlgorithms.Run(BeginCollective(), B(s, send.Length), B(r, receive.Length), op, exclusive));
+            CollectiveCall.Complete(ScanAlgorithms.Run(BeginCollective(bytes: Bytes<T>(send.Length), op: op), B(s, send.Length), B(r, receive.Length), op, exclusive));
     }
 }

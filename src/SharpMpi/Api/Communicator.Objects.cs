@@ -1,4 +1,5 @@
 using System.Buffers;
+using SharpMpi.Diagnostics;
 using SharpMpi.Engine;
 
 namespace SharpMpi;
@@ -75,11 +76,15 @@ public partial class Communicator
             status = ProcNullStatus;
             return default;
         }
+        var scope = CallScope.Begin(Engine.Recorder, "ReceiveObject", this, source, tag);
         var m = MatchedProbeCore(source, tag);
-        return ReceiveObjectMatched<T>(m, out status);
+        var value = ReceiveObjectMatched<T>(m, out status, out long sequence);
+        scope.End(status, sequence);
+        return value;
     }
 
-    internal unsafe T? ReceiveObjectMatched<T>(UnexpectedMessage m, out Status status)
+    /// <summary>Receives a matched object message; <paramref name="sequence"/> is its flow number when recording, else -1.</summary>
+    internal unsafe T? ReceiveObjectMatched<T>(UnexpectedMessage m, out Status status, out long sequence)
     {
         long length = m.Length;
         if (length > Array.MaxLength)
@@ -90,6 +95,7 @@ public partial class Communicator
             fixed (byte* p = bytes)
             {
                 var r = Engine.StartReceiveMatched(m, p, length);
+                sequence = Engine.FlowSequence(r, Engine.Recorder);
                 status = Engine.WaitAndRelease(r);
             }
             return Environment.Serializer.Deserialize<T>(bytes.AsSpan(0, (int)length));
@@ -110,7 +116,10 @@ public partial class Communicator
         CheckReceiveTag(tag);
         if (source == ProcNull)
             throw new ArgumentOutOfRangeException(nameof(source), source, "A matched probe from ProcNull has no message to return.");
-        return new Message(this, MatchedProbeCore(source, tag));
+        var scope = CallScope.Begin(Engine.Recorder, "MatchedProbe", this, source, tag);
+        var message = new Message(this, MatchedProbeCore(source, tag));
+        scope.End(message.Status, -1);
+        return message;
     }
 
     /// <summary>Like <see cref="MatchedProbe"/> but returns false at once when no message is waiting (MPI_Improbe).</summary>
@@ -121,10 +130,15 @@ public partial class Communicator
         message = null;
         if (source == ProcNull)
             return false;
+        var scope = CallScope.Begin(Engine.Recorder, "TryMatchedProbe", this, source, tag);
         var m = Engine.TryMatchedProbe(P2PContext, source, tag);
         if (m is null)
+        {
+            scope.End();
             return false;
+        }
         message = new Message(this, m);
+        scope.End(message.Status, -1);
         return true;
     }
 

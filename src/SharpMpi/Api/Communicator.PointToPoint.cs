@@ -233,7 +233,15 @@ public partial class Communicator
             status = ProcNullStatus;
             return true;
         }
-        return Engine.TryProbe(P2PContext, source, tag, out status);
+        if (Engine.Recorder is not { } recorder)
+            return Engine.TryProbe(P2PContext, source, tag, out status);
+        var scope = CallScope.Begin(recorder, "TryProbe", this, source, tag);
+        bool found = Engine.TryProbe(P2PContext, source, tag, out status);
+        if (found)
+            scope.End(status, -1);
+        else
+            scope.End();
+        return found;
     }
 
     internal sealed class StatusBox

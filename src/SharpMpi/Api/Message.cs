@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using SharpMpi.Diagnostics;
 using SharpMpi.Engine;
 
 namespace SharpMpi;
@@ -29,10 +30,15 @@ public sealed class Message
     public unsafe Status Receive<T>(Span<T> buffer) where T : unmanaged
     {
         var m = Take();
+        var engine = _comm.Engine;
         fixed (T* p = buffer)
         {
-            var r = _comm.Engine.StartReceiveMatched(m, (byte*)p, (long)buffer.Length * sizeof(T));
-            return _comm.Engine.WaitAndRelease(r);
+            var scope = CallScope.Begin(engine.Recorder, "MatchedReceive", _comm, m.Source, m.Tag, (long)buffer.Length * sizeof(T));
+            var r = engine.StartReceiveMatched(m, (byte*)p, (long)buffer.Length * sizeof(T));
+            long sequence = engine.FlowSequence(r, scope.Recorder);
+            var status = engine.WaitAndRelease(r);
+            scope.End(status, sequence);
+            return status;
         }
     }
 
@@ -44,8 +50,10 @@ public sealed class Message
     public unsafe Request ReceiveAsync<T>(Memory<T> buffer) where T : unmanaged
     {
         var m = Take();
+        var scope = CallScope.Begin(_comm.Engine.Recorder, "IMatchedReceive", _comm, m.Source, m.Tag, (long)buffer.Length * sizeof(T));
         var pin = buffer.Pin();
         var r = _comm.Engine.StartReceiveMatched(m, (byte*)pin.Pointer, (long)buffer.Length * sizeof(T), pin, hasPin: true);
+        scope.End();
         return new Request(r);
     }
 
@@ -53,7 +61,10 @@ public sealed class Message
     public T? ReceiveObject<T>()
     {
         var m = Take();
-        return _comm.ReceiveObjectMatched<T>(m, out _);
+        var scope = CallScope.Begin(_comm.Engine.Recorder, "MatchedReceive", _comm, m.Source, m.Tag);
+        var value = _comm.ReceiveObjectMatched<T>(m, out var status, out long sequence);
+        scope.End(status, sequence);
+        return value;
     }
 
     internal static Span<byte> Bytes<T>(Span<T> span) where T : unmanaged => MemoryMarshal.AsBytes(span);

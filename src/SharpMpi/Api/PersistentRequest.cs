@@ -1,4 +1,5 @@
 using System.Buffers;
+using SharpMpi.Diagnostics;
 using SharpMpi.Engine;
 
 namespace SharpMpi;
@@ -42,6 +43,25 @@ public sealed unsafe class PersistentRequest : IDisposable
         if (!_active.IsNull)
             throw new InvalidOperationException("The persistent request is still active: Wait for it before starting it again.");
         var engine = _comm.Engine;
+        if (engine.Recorder is { } recorder)
+        {
+            // Recorded like the ISend/IReceive it stands for, under MPI's name; a send starts a flow arrow.
+            var scope = CallScope.Begin(recorder, "Start", _comm, _peer, _tag, _length,
+                _isSend && _peer != Communicator.ProcNull ? _comm.WorldRankOf(_peer) : -1);
+            StartCore(engine);
+            if (!_isSend || _peer == Communicator.ProcNull)
+                scope.End();
+            else if (_mode == SendMode.Buffered)
+                scope.EndEagerSend();
+            else
+                scope.EndSend(_active.Core!.FlowSeq);
+            return;
+        }
+        StartCore(engine);
+    }
+
+    private void StartCore(ProgressEngine engine)
+    {
         if (_peer == Communicator.ProcNull)
         {
             _active = new Request(engine.CompletedRequest(Communicator.ProcNullStatus));

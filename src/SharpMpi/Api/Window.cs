@@ -32,10 +32,12 @@ public readonly struct WindowLock : IDisposable
     {
         if (_core is null)
             return;
+        long start = _core.Engine.Recorder is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
         if (_target < 0)
             _core.UnlockAll();
         else
             _core.Unlock(_target);
+        _core.Engine.Recorder?.RecordCall(_target < 0 ? "UnlockAll" : "Unlock", _core.Comm, start, _target < 0 ? -2 : _target);
     }
 }
 
@@ -95,13 +97,24 @@ public unsafe class Window<T> : IDisposable where T : unmanaged
 
     private static long Bytes(long elements) => checked(elements * sizeof(T));
 
+    // ------------------------------------------------------------------ tracing
+
+    /// <summary>Start of a call for --trace/--profile: Stopwatch ticks when recording, else 0 (one branch).</summary>
+    private long TraceStart() => Core.Engine.Recorder is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+
+    /// <summary>Records an RMA call that started at <paramref name="start"/> (peer = target rank, -2 for none).</summary>
+    private void Traced(long start, string name, int target = -2, long bytes = 0) =>
+        Core.Engine.Recorder?.RecordCall(name, Core.Comm, start, target, -1, bytes);
+
     // ------------------------------------------------------------------ data movement
 
     /// <summary>Writes <paramref name="source"/> into <paramref name="target"/>'s window at element <paramref name="targetOffset"/> (MPI_Put).</summary>
     public void Put(ReadOnlySpan<T> source, int target, long targetOffset)
     {
         Core.CheckTarget(target, Bytes(targetOffset), Bytes(source.Length), "Put");
+        long start = TraceStart();
         Core.Put(MemoryMarshal.AsBytes(source), target, Bytes(targetOffset));
+        Traced(start, "Put", target, Bytes(source.Length));
     }
 
     /// <summary>Writes one value (MPI_Put).</summary>
@@ -111,8 +124,10 @@ public unsafe class Window<T> : IDisposable where T : unmanaged
     public void Get(Span<T> destination, int target, long targetOffset)
     {
         Core.CheckTarget(target, Bytes(targetOffset), Bytes(destination.Length), "Get");
+        long start = TraceStart();
         fixed (T* p = destination)
             Core.Wait(Core.StartGet((byte*)p, Bytes(destination.Length), target, Bytes(targetOffset)));
+        Traced(start, "Get", target, Bytes(destination.Length));
     }
 
     /// <summary>Reads one element (MPI_Get).</summary>
@@ -129,7 +144,9 @@ public unsafe class Window<T> : IDisposable where T : unmanaged
         var reducer = Core.ReducerFor(op, nameof(op));
         _ = reducer;
         Core.CheckTarget(target, Bytes(targetOffset), Bytes(source.Length), "Accumulate");
+        long start = TraceStart();
         Core.Put(MemoryMarshal.AsBytes(source), target, Bytes(targetOffset), RmaOp.Accumulate, op.Kind);
+        Traced(start, "Accumulate", target, Bytes(source.Length));
     }
 
     /// <summary>Accumulates one value (MPI_Accumulate).</summary>
@@ -145,8 +162,10 @@ public unsafe class Window<T> : IDisposable where T : unmanaged
         if (result.Length < source.Length)
             throw new ArgumentException($"result holds {result.Length} elements but {source.Length} are needed.", nameof(result));
         Core.CheckTarget(target, Bytes(targetOffset), Bytes(source.Length), "GetAccumulate");
+        long start = TraceStart();
         fixed (T* r = result)
             Core.Wait(Core.StartGetAccumulate(MemoryMarshal.AsBytes(source), (byte*)r, target, Bytes(targetOffset), op.Kind));
+        Traced(start, "GetAccumulate", target, Bytes(source.Length));
     }
 
     /// <summary>Atomically combines <paramref name="value"/> into one target element and returns its old value (MPI_Fetch_and_op).</summary>
@@ -166,7 +185,9 @@ public unsafe class Window<T> : IDisposable where T : unmanaged
         Core.CheckTarget(target, Bytes(targetOffset), sizeof(T), "CompareAndSwap");
         Span<T> both = [expected, desired];
         T old = default;
+        long start = TraceStart();
         Core.Wait(Core.StartCompareAndSwap(MemoryMarshal.AsBytes(both), (byte*)&old, target, Bytes(targetOffset)));
+        Traced(start, "CompareAndSwap", target, sizeof(T));
         return old;
     }
 
@@ -200,9 +221,11 @@ public unsafe class Window<T> : IDisposable where T : unmanaged
     public Request GetAsync(Memory<T> destination, int target, long targetOffset)
     {
         Core.CheckTarget(target, Bytes(targetOffset), Bytes(destination.Length), "Get");
+        long start = TraceStart();
         var pin = destination.Pin();
         var request = Core.Engine.StartGeneralized();
         Core.StartGet((byte*)pin.Pointer, Bytes(destination.Length), target, Bytes(targetOffset), request, pin);
+        Traced(start, "IGet", target, Bytes(destination.Length));
         return new Request(request);
     }
 
@@ -212,7 +235,12 @@ public unsafe class Window<T> : IDisposable where T : unmanaged
     /// Collective (MPI_Win_fence): completes every operation issued before it by any rank, and opens an
     /// access and exposure epoch for the operations that follow.
     /// </summary>
-    public void Fence() => Core.Fence();
+    public void Fence()
+    {
+        long start = TraceStart();
+        Core.Fence();
+        Traced(start, "Fence");
+    }
 
     /// <summary>
     /// Starts a passive-target epoch on <paramref name="target"/> (MPI_Win_lock) and returns it as a scope:
@@ -220,46 +248,90 @@ public unsafe class Window<T> : IDisposable where T : unmanaged
     /// </summary>
     public WindowLock Lock(int target, LockType type = LockType.Exclusive)
     {
+        long start = TraceStart();
         Core.Lock(target, type == LockType.Exclusive);
+        Traced(start, "Lock", target);
         return new WindowLock(Core, target);
     }
 
     /// <summary>Ends the epoch on <paramref name="target"/> (MPI_Win_unlock): its operations are complete there.</summary>
-    public void Unlock(int target) => Core.Unlock(target);
+    public void Unlock(int target)
+    {
+        long start = TraceStart();
+        Core.Unlock(target);
+        Traced(start, "Unlock", target);
+    }
 
     /// <summary>Shared locks on every rank (MPI_Win_lock_all), as a scope.</summary>
     public WindowLock LockAll()
     {
+        long start = TraceStart();
         Core.LockAll();
+        Traced(start, "LockAll");
         return new WindowLock(Core, -1);
     }
 
     /// <summary>Ends <see cref="LockAll"/> (MPI_Win_unlock_all).</summary>
-    public void UnlockAll() => Core.UnlockAll();
+    public void UnlockAll()
+    {
+        long start = TraceStart();
+        Core.UnlockAll();
+        Traced(start, "UnlockAll");
+    }
 
     /// <summary>Completes every operation to <paramref name="target"/> issued so far, at the target (MPI_Win_flush).</summary>
-    public void Flush(int target) => Core.Flush(target);
+    public void Flush(int target)
+    {
+        long start = TraceStart();
+        Core.Flush(target);
+        Traced(start, "Flush", target);
+    }
 
     /// <summary>Flush to every rank (MPI_Win_flush_all).</summary>
-    public void FlushAll() => Core.FlushAll();
+    public void FlushAll()
+    {
+        long start = TraceStart();
+        Core.FlushAll();
+        Traced(start, "FlushAll");
+    }
 
     /// <summary>Completes operations to <paramref name="target"/> locally (MPI_Win_flush_local); implemented as <see cref="Flush"/>.</summary>
-    public void FlushLocal(int target) => Core.Flush(target);
+    public void FlushLocal(int target) => Flush(target);
 
     /// <summary>Local completion of every operation (MPI_Win_flush_local_all); implemented as <see cref="FlushAll"/>.</summary>
-    public void FlushLocalAll() => Core.FlushAll();
+    public void FlushLocalAll() => FlushAll();
 
     /// <summary>Opens an exposure epoch for the ranks of <paramref name="origins"/> (MPI_Win_post).</summary>
-    public void Post(Group origins) => Core.Post(Ranks(origins, nameof(origins)));
+    public void Post(Group origins)
+    {
+        long start = TraceStart();
+        Core.Post(Ranks(origins, nameof(origins)));
+        Traced(start, "Post");
+    }
 
     /// <summary>Opens an access epoch to the ranks of <paramref name="targets"/>, waiting until each has posted (MPI_Win_start).</summary>
-    public void Start(Group targets) => Core.Start(Ranks(targets, nameof(targets)));
+    public void Start(Group targets)
+    {
+        long start = TraceStart();
+        Core.Start(Ranks(targets, nameof(targets)));
+        Traced(start, "StartEpoch");
+    }
 
     /// <summary>Ends the access epoch opened by <see cref="Start"/> (MPI_Win_complete).</summary>
-    public void Complete() => Core.Complete();
+    public void Complete()
+    {
+        long start = TraceStart();
+        Core.Complete();
+        Traced(start, "Complete");
+    }
 
     /// <summary>Ends the exposure epoch opened by <see cref="Post"/>, waiting for every origin's Complete (MPI_Win_wait).</summary>
-    public void WaitForCompletion() => Core.WaitForCompletion();
+    public void WaitForCompletion()
+    {
+        long start = TraceStart();
+        Core.WaitForCompletion();
+        Traced(start, "WaitForCompletion");
+    }
 
     /// <summary>Like <see cref="WaitForCompletion"/> without blocking: true when the exposure epoch has ended (MPI_Win_test).</summary>
     public bool TestForCompletion() => Core.TestForCompletion();

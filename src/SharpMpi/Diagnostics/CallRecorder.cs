@@ -1,6 +1,8 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Reflection;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 
@@ -12,6 +14,14 @@ namespace SharpMpi.Diagnostics;
 /// call and per call site, written as <c>profile.&lt;rank&gt;.json</c>). The launcher merges the files.
 /// </summary>
 /// <remarks>
+/// Recording is on the path of every MPI call, so it only stores: raw <see cref="Stopwatch"/> ticks, ints,
+/// and references to strings that already exist (call names are literals, communicator names are fields),
+/// into a ring allocated once. Nothing is formatted or allocated per call; times become microseconds and
+/// JSON only in <see cref="Write"/>. Profile statistics are keyed by the name's reference (a header read,
+/// not a string hash) and merged by value when written. Call sites need a stack walk (microseconds), so
+/// they are sampled: every call of a name until it has been seen <see cref="ExactSiteCalls"/> times, then
+/// one call in <see cref="DiagnosticsSettings.SiteSampleInterval"/> at random, weighted by the interval,
+/// which keeps the per-site numbers unbiased estimates while the per-call numbers stay exact.
 /// Send and receive events carry flow keys: (context, sender's communicator rank, receiver's world rank,
 /// tag, n) where n counts the messages of that key in program order on each side. MPI's non-overtaking
 /// rule makes the n-th send and the n-th receive of a key the same message, so the launcher can draw an
@@ -24,8 +34,9 @@ internal sealed class CallRecorder
     private readonly object _lock = new();
     private readonly Dictionary<(int Context, int Peer, int Tag), long> _sendSequence = new();
     private readonly Dictionary<(int Context, int Peer, int Tag), long> _receiveSequence = new();
-    private readonly Dictionary<string, CallStats>? _calls;
+    private readonly CallTable? _calls;
     private readonly Dictionary<(string Call, string Site), CallStats>? _sites;
+    private readonly int _siteInterval;
     private readonly Dictionary<(IntPtr Method, int Offset), string>? _siteNames;
     private readonly long _anchorTicks;
     private readonly double _anchorUnixMicroseconds;
@@ -40,15 +51,39 @@ internal sealed class CallRecorder
             _ring = new TraceRecord[settings.TraceCapacity];
         if (settings.ProfileDirectory is not null)
         {
-            _calls = new Dictionary<string, CallStats>(StringComparer.Ordinal);
+            _calls = new CallTable();
             if (settings.CallSites)
             {
                 _sites = new();
                 _siteNames = new();
+                _siteInterval = Math.Max(1, settings.SiteSampleInterval);
             }
         }
-        _anchorTicks = Stopwatch.GetTimestamp();
-        _anchorUnixMicroseconds = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks / 10.0;
+        (_anchorTicks, _anchorUnixMicroseconds) = ReadAnchor();
+    }
+
+    /// <summary>
+    /// A Stopwatch timestamp and the wall clock at the same instant, which aligns the ranks' timelines. A
+    /// thread preempted between the two reads would shift its whole rank by the pause (and arrows would
+    /// point backwards on a loaded machine), so of a few tries the pair read closest together is kept.
+    /// </summary>
+    private static (long Ticks, double UnixMicroseconds) ReadAnchor()
+    {
+        long bestGap = long.MaxValue, ticks = 0;
+        double unix = 0;
+        for (int i = 0; i < 8; i++)
+        {
+            long before = Stopwatch.GetTimestamp();
+            long wall = DateTime.UtcNow.Ticks;
+            long after = Stopwatch.GetTimestamp();
+            if (after - before < bestGap)
+            {
+                bestGap = after - before;
+                ticks = before + (after - before) / 2;
+                unix = (wall - DateTime.UnixEpoch.Ticks) / 10.0;
+            }
+        }
+        return (ticks, unix);
     }
 
     public int WorldRank { get; }
@@ -125,20 +160,50 @@ internal sealed class CallRecorder
             e.ReceivedBytes = receivedBytes;
         }
         if (_calls is not null)
-        {
-            long bytes = scope.SendDestWorld >= 0 ? scope.Bytes : receivedBytes;
-            string? site = _sites is null ? null : CallSite();
-            lock (_lock)
-            {
-                Add(_calls, scope.Name, end - scope.Start, bytes);
-                if (site is not null)
-                    Add(_sites!, (scope.Name, site), end - scope.Start, bytes);
-            }
-        }
+            Profile(scope.Name, end - scope.Start, scope.SendDestWorld >= 0 ? scope.Bytes : receivedBytes);
     }
 
-    /// <summary>Records a collective (its internal messages are not traced one by one).</summary>
-    public void RecordCollective(string name, Communicator comm, long start, long end, int root, int sequence)
+    /// <summary>Calls of a name whose sites are all recorded before sampling starts.</summary>
+    public const int ExactSiteCalls = 16;
+
+    [ThreadStatic]
+    private static uint t_random;
+
+    private void Profile(string name, long ticks, long bytes)
+    {
+        long count;
+        lock (_lock)
+            count = AddTo(ref _calls!.Get(name), ticks, bytes, 1);
+        if (_sites is null)
+            return;
+        int weight = 1;
+        if (count > ExactSiteCalls && _siteInterval > 1)
+        {
+            // xorshift32 per thread: cheap, and unlike "every n-th call" not in step with loops that make
+            // the same call from n sites in turn.
+            uint x = t_random;
+            if (x == 0)
+                x = (uint)Environment.CurrentManagedThreadId * 2654435761u | 1;
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            t_random = x;
+            if (x % (uint)_siteInterval != 0)
+                return;
+            weight = _siteInterval;
+        }
+        string? site = CallSite();
+        if (site is null)
+            return;
+        lock (_lock)
+            AddWeighted(_sites, (name, site), ticks, bytes, weight);
+    }
+
+    /// <summary>
+    /// Records a collective (its internal messages are not traced one by one) with the bytes this rank
+    /// contributes (its send buffer, as mpiP counts) and the reduction operator, if any.
+    /// </summary>
+    public void RecordCollective(string name, Communicator comm, long start, long end, int root, int sequence, long bytes = 0, string? op = null)
     {
         if (_ring is not null)
         {
@@ -156,22 +221,23 @@ internal sealed class CallRecorder
             e.Tag = sequence;
             e.Root = root;
             e.IsCollective = true;
+            e.Bytes = bytes;
+            e.Op = op;
             e.SendDestWorld = -1;
             e.SendSeq = -1;
             e.ReceiveSource = -1;
             e.ReceiveSeq = -1;
         }
         if (_calls is not null)
-        {
-            string? site = _sites is null ? null : CallSite();
-            lock (_lock)
-            {
-                Add(_calls, name, end - start, 0);
-                if (site is not null)
-                    Add(_sites!, (name, site), end - start, 0);
-            }
-        }
+            Profile(name, end - start, bytes);
     }
+
+    /// <summary>
+    /// Records a call that is not a message operation (RMA, persistent-request starts, probes that found
+    /// nothing, ...): name, communicator, peer, tag and bytes as given, no flow arrow.
+    /// </summary>
+    public void RecordCall(string name, Communicator comm, long start, int peer = -2, int tag = -1, long bytes = 0) =>
+        Record(CallScope.At(this, name, comm, start, peer, tag, bytes), default, hasStatus: false, -1, -1);
 
     private static long Next(Dictionary<(int, int, int), long> counters, (int, int, int) key)
     {
@@ -179,16 +245,34 @@ internal sealed class CallRecorder
         return n++;
     }
 
-    private static void Add<TKey>(Dictionary<TKey, CallStats> stats, TKey key, long ticks, long bytes) where TKey : notnull
+    /// <summary>Adds one call standing for <paramref name="weight"/> calls (a sample); returns the new count.</summary>
+    private static long AddWeighted<TKey>(Dictionary<TKey, CallStats> stats, TKey key, long ticks, long bytes, int weight) where TKey : notnull
     {
         ref var s = ref CollectionsMarshal.GetValueRefOrAddDefault(stats, key, out bool exists);
         if (!exists)
             s.MinTicks = long.MaxValue;
-        s.Count++;
-        s.Ticks += ticks;
-        s.Bytes += bytes;
+        return AddTo(ref s, ticks, bytes, weight);
+    }
+
+    private static long AddTo(ref CallStats s, long ticks, long bytes, int weight)
+    {
+        s.Count += weight;
+        s.Ticks += ticks * weight;
+        s.Bytes += bytes * weight;
         s.MinTicks = Math.Min(s.MinTicks, ticks);
         s.MaxTicks = Math.Max(s.MaxTicks, ticks);
+        return s.Count;
+    }
+
+    private static void Merge(ref CallStats into, in CallStats s)
+    {
+        if (into.Count == 0)
+            into.MinTicks = long.MaxValue;
+        into.Count += s.Count;
+        into.Ticks += s.Ticks;
+        into.Bytes += s.Bytes;
+        into.MinTicks = Math.Min(into.MinTicks, s.MinTicks);
+        into.MaxTicks = Math.Max(into.MaxTicks, s.MaxTicks);
     }
 
     private static readonly Assembly s_library = typeof(CallRecorder).Assembly;
@@ -234,8 +318,11 @@ internal sealed class CallRecorder
         return $"{method.DeclaringType?.Name}.{method.Name}+IL_{ilOffset:x4}";
     }
 
-    /// <summary>Microseconds since the Unix epoch of a Stopwatch timestamp (aligned across processes by the wall clock at start).</summary>
-    private double Microseconds(long ticks) => _anchorUnixMicroseconds + (ticks - _anchorTicks) * 1e6 / Stopwatch.Frequency;
+    /// <summary>Nanoseconds since the Unix epoch of a Stopwatch timestamp (aligned across processes by the wall clock at start).</summary>
+    private long UnixNanoseconds(long ticks) => (long)(_anchorUnixMicroseconds * 1e3) + Nanoseconds(ticks - _anchorTicks);
+
+    private static long Nanoseconds(long ticks) =>
+        Stopwatch.Frequency == 1_000_000_000 ? ticks : (long)(ticks * (1e9 / Stopwatch.Frequency));
 
     /// <summary>Writes the trace and profile files (once; later calls do nothing). Never throws.</summary>
     public void Write(string reason)
@@ -256,13 +343,16 @@ internal sealed class CallRecorder
         }
     }
 
+    // Integers only (times in nanoseconds): formatting a double costs several times more, and this loop
+    // runs once per event at the end of the job; the launcher turns them into Chrome's microseconds.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WriteTrace(string path, string reason)
     {
         long count = Volatile.Read(ref _next);
         long first = Math.Max(0, count - _ring!.Length);
         string temp = path + ".tmp";
         using (var stream = File.Create(temp))
-        using (var w = new Utf8JsonWriter(stream))
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { SkipValidation = true }))
         {
             w.WriteStartObject();
             w.WriteNumber("rank", WorldRank);
@@ -277,41 +367,70 @@ internal sealed class CallRecorder
                 if (e.Name is null)
                     continue;
                 w.WriteStartObject();
-                w.WriteString("name", e.Name);
-                w.WriteNumber("ts", Math.Round(Microseconds(e.Start), 3));
-                w.WriteNumber("dur", Math.Round((e.End - e.Start) * 1e6 / Stopwatch.Frequency, 3));
-                w.WriteNumber("tid", e.Thread);
-                w.WriteString("comm", e.CommName);
-                w.WriteNumber("context", e.Context);
+                w.WriteString(Keys.Name, e.Name);
+                w.WriteNumber(Keys.TsNs, UnixNanoseconds(e.Start));
+                w.WriteNumber(Keys.DurNs, Nanoseconds(e.End - e.Start));
+                w.WriteNumber(Keys.Tid, e.Thread);
+                w.WriteString(Keys.Comm, e.CommName);
+                w.WriteNumber(Keys.Context, e.Context);
                 if (e.IsCollective)
                 {
-                    w.WriteNumber("sequence", e.Tag);
+                    w.WriteNumber(Keys.Sequence, e.Tag);
                     if (e.Root >= 0)
-                        w.WriteNumber("root", e.Root);
+                        w.WriteNumber(Keys.Root, e.Root);
+                    w.WriteNumber(Keys.Bytes, e.Bytes);
+                    if (e.Op is not null)
+                        w.WriteString(Keys.Op, e.Op);
                 }
                 else
                 {
                     if (e.Peer != -2)
-                        w.WriteNumber("peer", e.Peer);
+                        w.WriteNumber(Keys.Peer, e.Peer);
                     if (e.Tag != -1 || e.Peer != -2)
-                        w.WriteNumber("tag", e.Tag);
-                    w.WriteNumber("bytes", e.Bytes);
+                        w.WriteNumber(Keys.Tag, e.Tag);
+                    w.WriteNumber(Keys.Bytes, e.Bytes);
                 }
                 if (e.SendSeq >= 0)
-                    w.WriteString("flowOut", FlowKey(e.Context, e.SelfRank, e.SendDestWorld, e.Tag, e.SendSeq));
-                if (e.ReceiveSeq >= 0)
+                    w.WriteString(Keys.FlowOut, FlowKey(e.Context, e.SelfRank, e.SendDestWorld, e.Tag, e.SendSeq));
+                if (e.ReceiveSource >= 0)
                 {
-                    w.WriteNumber("source", e.ReceiveSource);
-                    w.WriteNumber("receivedTag", e.ReceiveTag);
-                    w.WriteNumber("receivedBytes", e.ReceivedBytes);
-                    w.WriteString("flowIn", FlowKey(e.Context, e.ReceiveSource, WorldRank, e.ReceiveTag, e.ReceiveSeq));
+                    // A receive, or a probe that found a message (which has no arrow: the receive takes it).
+                    w.WriteNumber(Keys.Source, e.ReceiveSource);
+                    w.WriteNumber(Keys.ReceivedTag, e.ReceiveTag);
+                    w.WriteNumber(Keys.ReceivedBytes, e.ReceivedBytes);
                 }
+                if (e.ReceiveSeq >= 0)
+                    w.WriteString(Keys.FlowIn, FlowKey(e.Context, e.ReceiveSource, WorldRank, e.ReceiveTag, e.ReceiveSeq));
                 w.WriteEndObject();
+                if (w.BytesPending > 1 << 20)
+                    w.Flush();
             }
             w.WriteEndArray();
             w.WriteEndObject();
         }
         File.Move(temp, path, overwrite: true);
+    }
+
+    /// <summary>Property names of trace events, encoded once.</summary>
+    private static class Keys
+    {
+        public static readonly JsonEncodedText Name = JsonEncodedText.Encode("name");
+        public static readonly JsonEncodedText TsNs = JsonEncodedText.Encode("tsNs");
+        public static readonly JsonEncodedText DurNs = JsonEncodedText.Encode("durNs");
+        public static readonly JsonEncodedText Tid = JsonEncodedText.Encode("tid");
+        public static readonly JsonEncodedText Comm = JsonEncodedText.Encode("comm");
+        public static readonly JsonEncodedText Context = JsonEncodedText.Encode("context");
+        public static readonly JsonEncodedText Sequence = JsonEncodedText.Encode("sequence");
+        public static readonly JsonEncodedText Root = JsonEncodedText.Encode("root");
+        public static readonly JsonEncodedText Bytes = JsonEncodedText.Encode("bytes");
+        public static readonly JsonEncodedText Op = JsonEncodedText.Encode("op");
+        public static readonly JsonEncodedText Peer = JsonEncodedText.Encode("peer");
+        public static readonly JsonEncodedText Tag = JsonEncodedText.Encode("tag");
+        public static readonly JsonEncodedText FlowOut = JsonEncodedText.Encode("flowOut");
+        public static readonly JsonEncodedText Source = JsonEncodedText.Encode("source");
+        public static readonly JsonEncodedText ReceivedTag = JsonEncodedText.Encode("receivedTag");
+        public static readonly JsonEncodedText ReceivedBytes = JsonEncodedText.Encode("receivedBytes");
+        public static readonly JsonEncodedText FlowIn = JsonEncodedText.Encode("flowIn");
     }
 
     private static string FlowKey(int context, int source, int destinationWorld, int tag, long seq) =>
@@ -326,8 +445,15 @@ internal sealed class CallRecorder
         {
             lock (_lock)
             {
+                // Keyed by reference while recording; equal names from different strings become one row here.
+                var calls = new Dictionary<string, CallStats>(StringComparer.Ordinal);
+                for (int i = 0; i < _calls!.Capacity; i++)
+                {
+                    if (_calls.TryGetAt(i, out string? name, out var s))
+                        Merge(ref CollectionsMarshal.GetValueRefOrAddDefault(calls, name, out _), s);
+                }
                 long mpiTicks = 0;
-                foreach (var s in _calls!.Values)
+                foreach (var s in calls.Values)
                     mpiTicks += s.Ticks;
                 w.WriteStartObject();
                 w.WriteNumber("rank", WorldRank);
@@ -335,8 +461,9 @@ internal sealed class CallRecorder
                 w.WriteString("end", reason);
                 w.WriteNumber("appSeconds", Seconds(_finishTicks - _anchorTicks));
                 w.WriteNumber("mpiSeconds", Seconds(mpiTicks));
+                w.WriteNumber("siteSampleInterval", _sites is null ? 0 : _siteInterval);
                 w.WriteStartArray("calls");
-                foreach (var (name, s) in _calls)
+                foreach (var (name, s) in calls)
                 {
                     w.WriteStartObject();
                     w.WriteString("call", name);
@@ -369,6 +496,70 @@ internal sealed class CallRecorder
         }
     }
 
+    /// <summary>
+    /// Statistics per call name, keyed by the string's identity: call names are literals (one object per name),
+    /// so a lookup is an identity hash and a reference compare in a small open-addressed table, where a
+    /// string-keyed dictionary would hash every character on every call. Guarded by the recorder's lock.
+    /// </summary>
+    private sealed class CallTable
+    {
+        private string?[] _keys = new string?[64];
+        private CallStats[] _stats = new CallStats[64];
+        private int _count;
+
+        public int Capacity => _keys.Length;
+
+        public ref CallStats Get(string name)
+        {
+            while (true)
+            {
+                int mask = _keys.Length - 1;
+                int i = RuntimeHelpers.GetHashCode(name) & mask;
+                while (_keys[i] is { } key)
+                {
+                    if (ReferenceEquals(key, name))
+                        return ref _stats[i];
+                    i = (i + 1) & mask;
+                }
+                if ((_count + 1) * 2 > _keys.Length)
+                {
+                    Grow();
+                    continue;
+                }
+                _count++;
+                _keys[i] = name;
+                _stats[i].MinTicks = long.MaxValue;
+                return ref _stats[i];
+            }
+        }
+
+        public bool TryGetAt(int index, [NotNullWhen(true)] out string? name, out CallStats stats)
+        {
+            name = _keys[index];
+            stats = _stats[index];
+            return name is not null;
+        }
+
+        private void Grow()
+        {
+            var keys = _keys;
+            var stats = _stats;
+            _keys = new string?[keys.Length * 2];
+            _stats = new CallStats[keys.Length * 2];
+            int mask = _keys.Length - 1;
+            for (int j = 0; j < keys.Length; j++)
+            {
+                if (keys[j] is not { } key)
+                    continue;
+                int i = RuntimeHelpers.GetHashCode(key) & mask;
+                while (_keys[i] is not null)
+                    i = (i + 1) & mask;
+                _keys[i] = key;
+                _stats[i] = stats[j];
+            }
+        }
+    }
+
     private struct CallStats
     {
         public long Count;
@@ -382,6 +573,7 @@ internal sealed class CallRecorder
     {
         public string? Name;
         public string? CommName;
+        public string? Op;
         public long Start;
         public long End;
         public long Bytes;

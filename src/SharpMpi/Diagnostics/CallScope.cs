@@ -18,7 +18,7 @@ internal readonly struct CallScope
     internal readonly long Bytes;
     internal readonly int SendDestWorld;
 
-    private CallScope(CallRecorder recorder, string name, Communicator comm, int peer, int tag, long bytes, int sendDestWorld)
+    private CallScope(CallRecorder recorder, string name, Communicator comm, int peer, int tag, long bytes, int sendDestWorld, long start)
     {
         Recorder = recorder;
         Name = name;
@@ -27,8 +27,12 @@ internal readonly struct CallScope
         Tag = tag;
         Bytes = bytes;
         SendDestWorld = sendDestWorld;
-        Start = System.Diagnostics.Stopwatch.GetTimestamp();
+        Start = start;
     }
+
+    /// <summary>A scope that started at <paramref name="start"/> (Stopwatch ticks), for calls recorded after the fact.</summary>
+    internal static CallScope At(CallRecorder recorder, string name, Communicator comm, long start, int peer, int tag, long bytes) =>
+        new(recorder, name, comm, peer, tag, bytes, -1, start);
 
     /// <summary>Starts recording <paramref name="name"/> when <paramref name="recorder"/> is not null.</summary>
     /// <param name="recorder">The rank's recorder (<c>Engine.Recorder</c>), null when off.</param>
@@ -41,7 +45,7 @@ internal readonly struct CallScope
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static CallScope Begin(CallRecorder? recorder, string name, Communicator comm, int peer = -2, int tag = -1, long bytes = 0,
         int sendDestWorld = -1) =>
-        recorder is null ? default : new CallScope(recorder, name, comm, peer, tag, bytes, sendDestWorld);
+        recorder is null ? default : new CallScope(recorder, name, comm, peer, tag, bytes, sendDestWorld, System.Diagnostics.Stopwatch.GetTimestamp());
 
     /// <summary>The call returned.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using SharpMpi.Engine;
@@ -18,6 +19,8 @@ internal static class CollectiveTrace
         public Communicator Comm;
         public int Sequence;
         public int Root;
+        public long Bytes;
+        public string? Op;
         public long Start;
         public Activity? Activity;
     }
@@ -31,6 +34,28 @@ internal static class CollectiveTrace
     /// <summary>Root + 1 given to the collective being started (set by CheckRoot while diagnostics are on), 0 for none.</summary>
     [ThreadStatic]
     internal static int PendingRoot;
+
+    [ThreadStatic]
+    private static object? t_opReducer;
+
+    [ThreadStatic]
+    private static string? t_opName;
+
+    /// <summary>
+    /// Remembers the name of the operator <paramref name="reducer"/> was made from, for the collective that is
+    /// about to start on this thread (two reference stores; the reducer carries no name of its own).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T NoteOp<T>(T reducer, string name) where T : class
+    {
+        t_opReducer = reducer;
+        t_opName = name;
+        return reducer;
+    }
+
+    /// <summary>The name noted for <paramref name="reducer"/>; "user" for an operator type (IReduceOp); null for no reduction.</summary>
+    public static string? OpName(object? reducer) =>
+        reducer is null ? null : ReferenceEquals(reducer, t_opReducer) ? t_opName : "user";
 
     /// <summary>True when anything wants to know about collectives.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -50,15 +75,22 @@ internal static class CollectiveTrace
         return false;
     }
 
-    public static void Enter(Communicator comm, string member, int sequence, bool isAsync)
+    /// <summary>
+    /// Enters collective <paramref name="member"/> (the API method's name) on <paramref name="comm"/>.
+    /// <paramref name="bytes"/> is what this rank contributes (its send buffer), <paramref name="op"/> the
+    /// reduction's name or null. A nonblocking collective is recorded at once as an event of its start call
+    /// (I-prefixed); its completion is the Wait on its request.
+    /// </summary>
+    public static void Enter(Communicator comm, string member, int sequence, bool isAsync, long bytes = 0, string? op = null)
     {
+        string name = Clean(member);
         if (isAsync)
         {
-            // Nonblocking: nothing waits on this thread; just do not leave the root to the next call.
+            int root = PendingRoot - 1;
             PendingRoot = 0;
+            comm.Engine.Recorder?.RecordCollective(name, comm, Stopwatch.GetTimestamp(), Stopwatch.GetTimestamp(), root, sequence, bytes, op);
             return;
         }
-        string name = Clean(member);
         var stack = t_stack ??= new Frame[4];
         if (t_depth == stack.Length)
             Array.Resize(ref t_stack, stack.Length * 2);
@@ -80,6 +112,8 @@ internal static class CollectiveTrace
             Comm = comm,
             Sequence = sequence,
             Root = PendingRoot - 1,
+            Bytes = bytes,
+            Op = op,
             Start = Stopwatch.GetTimestamp(),
             Activity = activity,
         };
@@ -98,7 +132,7 @@ internal static class CollectiveTrace
     {
         ref var f = ref t_stack![--t_depth];
         long end = Stopwatch.GetTimestamp();
-        f.Comm.Engine.Recorder?.RecordCollective(f.Name, f.Comm, f.Start, end, f.Root, f.Sequence);
+        f.Comm.Engine.Recorder?.RecordCollective(f.Name, f.Comm, f.Start, end, f.Root, f.Sequence, f.Bytes, f.Op);
         if (MpiDiagnostics.CollectiveDuration.Enabled)
         {
             MpiDiagnostics.CollectiveDuration.Record((end - f.Start) / (double)Stopwatch.Frequency,
@@ -108,13 +142,21 @@ internal static class CollectiveTrace
         f = default;
     }
 
-    // Caller member names of the API: AllreduceCore → Allreduce, GatherInPlace → Gather.
-    private static string Clean(string member)
+    /// <summary>Cleaned names by the caller-member string (a literal, so one reference per call site).</summary>
+    private static readonly ConcurrentDictionary<string, string> s_names = new(ReferenceEqualityComparer.Instance);
+
+    // Caller member names of the API: AllreduceCore → Allreduce, GatherInPlace → Gather, AllreduceAsync →
+    // IAllreduce (one spelling for the nonblocking forms). Cut once per name: no string is built per call.
+    private static string Clean(string member) => s_names.GetOrAdd(member, static m =>
     {
-        if (member.EndsWith("Core", StringComparison.Ordinal))
-            member = member[..^4];
-        if (member.EndsWith("InPlace", StringComparison.Ordinal))
-            member = member[..^7];
-        return member;
-    }
+        if (m.EndsWith("Core", StringComparison.Ordinal))
+            m = m[..^4];
+        if (m.EndsWith("InPlace", StringComparison.Ordinal))
+            m = m[..^7];
+        if (m.EndsWith("Async", StringComparison.Ordinal))
+            m = "I" + m[..^5];
+        else if (m.EndsWith("Start", StringComparison.Ordinal))
+            m = "I" + m[..^5];
+        return string.Intern(m);
+    });
 }
