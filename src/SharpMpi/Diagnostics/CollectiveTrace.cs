@@ -28,6 +28,10 @@ internal static class CollectiveTrace
     [ThreadStatic]
     private static int t_depth;
 
+    /// <summary>Caller member name → API name, computed once per name: the deadlock detector is on in every
+    /// launched job, so <see cref="Enter"/> runs on every blocking collective and must not allocate.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> s_names = new(StringComparer.Ordinal);
+
     /// <summary>Root + 1 given to the collective being started (set by CheckRoot while diagnostics are on), 0 for none.</summary>
     [ThreadStatic]
     internal static int PendingRoot;
@@ -58,7 +62,7 @@ internal static class CollectiveTrace
             PendingRoot = 0;
             return;
         }
-        string name = Clean(member);
+        string name = s_names.GetOrAdd(member, static m => Clean(m));
         var stack = t_stack ??= new Frame[4];
         if (t_depth == stack.Length)
             Array.Resize(ref t_stack, stack.Length * 2);
