@@ -211,22 +211,20 @@ internal static class BenchCli
 
     private static Command AllocCommand()
     {
-        var sends = IntOption("--sends", "-s", "Blocking 8-byte Send/Receive round trips between ranks 0 and 1 (100000)", "N");
+        var sends = IntOption("--sends", "-s", "8-byte round trips between ranks 0 and 1, blocking and again nonblocking (100000)", "N");
         var allreduces = IntOption("--allreduces", "-a", "Allreduce calls on 8 doubles (10000)", "N");
+        var check = new Option<bool>("--check") { Description = "Exit 1 unless every loop allocated 0 bytes on every rank's thread" };
         var json = JsonOption();
-        var command = new Command("alloc", "Managed bytes allocated per operation in steady state (Send/Receive 8 B, Allreduce 8 doubles)")
+        var command = new Command("alloc", "Managed bytes allocated per operation in steady state (Send/Receive and ISend/IReceive 8 B, Allreduce 8 doubles)")
         {
-            sends, allreduces, json,
+            sends, allreduces, check, json,
         };
         command.SetAction(parse =>
         {
             int s = Positive(parse.GetValue(sends), "--sends") ?? 100_000, a = Positive(parse.GetValue(allreduces), "--allreduces") ?? 10_000;
             string? path = parse.GetValue(json);
-            return RunJob(world =>
-            {
-                AllocationBench.Run(world, s, a, path);
-                return 0;
-            });
+            bool c = parse.GetValue(check);
+            return RunJob(world => AllocationBench.Run(world, s, a, path, c));
         });
         return command;
     }

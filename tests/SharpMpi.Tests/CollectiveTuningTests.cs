@@ -95,4 +95,29 @@ public class CollectiveTuningTests
         }, Options);
         Assert.All(allocated, bytes => Assert.Equal(0, bytes));
     }
+
+    [Fact]
+    public async Task CollectiveTrace_EnterAndExit_DoNotAllocate()
+    {
+        // The deadlock detector is on in every launched job, so every blocking collective enters the trace;
+        // unlike the algorithms (async state machines), this holds in Debug builds too.
+        var allocated = await MpiTestHost.RunAsync(1, world =>
+        {
+            void Round()
+            {
+                SharpMpi.Diagnostics.CollectiveTrace.Enter(world, "AllreduceCore", 1, isAsync: false);
+                SharpMpi.Diagnostics.CollectiveTrace.Enter(world, "GatherInPlace", 2, isAsync: false);
+                SharpMpi.Diagnostics.CollectiveTrace.Exit();
+                SharpMpi.Diagnostics.CollectiveTrace.Exit();
+            }
+            Round();
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 1000; i++)
+                Round();
+            long bytes = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.False(SharpMpi.Diagnostics.CollectiveTrace.TryCurrent(out _));
+            return Task.FromResult(bytes);
+        }, Options);
+        Assert.Equal(0, allocated[0]);
+    }
 }

@@ -31,6 +31,9 @@ internal static class CollectiveTrace
     [ThreadStatic]
     private static int t_depth;
 
+    /// <summary>Caller member name → API name, computed once per name: the deadlock detector is on in every
+    /// launched job, so <see cref="Enter"/> runs on every blocking collective and must not allocate.</summary>
+
     /// <summary>Root + 1 given to the collective being started (set by CheckRoot while diagnostics are on), 0 for none.</summary>
     [ThreadStatic]
     internal static int PendingRoot;
