@@ -15,7 +15,8 @@ public sealed partial class NetworkNamespaceTests(NetworkNamespaces hosts) : ICl
 {
     private string[] TwoHosts(int perHost) =>
         ["--host", $"{hosts.First}:{perHost},{hosts.Second}:{perHost}", "--launch-agent", hosts.LaunchAgent,
-         "--kvs-address", NetworkNamespaces.FirstAddress, "--timeout", "45"];
+         "--kvs-address", NetworkNamespaces.FirstAddress, "--timeout", "45",
+         "-x", "SHARPMPI_TCP_INTERFACE=10.77.0.0/24"];
 
     private LauncherProcess StartInFirst(params string[] arguments) => LauncherProcess.Start(arguments, wrapper: hosts.Exec(hosts.First));
 

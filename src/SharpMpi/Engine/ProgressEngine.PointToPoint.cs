@@ -190,14 +190,7 @@ internal sealed unsafe partial class ProgressEngine
     {
         lock (_lock)
         {
-            ThrowIfAborted();
-            var r = RentLocked();
-            r.Kind = kind;
-            r.Context = context;
-            r.Source = source;
-            r.Tag = tag;
-            r.Buffer = buffer;
-            r.Length = capacity;
+            var r = RentReceiveLocked(kind, context, source, tag, buffer, capacity);
             r.Pin = pin;
             r.HasPin = hasPin;
             Attach(r, onComplete, state);
@@ -231,14 +224,7 @@ internal sealed unsafe partial class ProgressEngine
     {
         lock (_lock)
         {
-            ThrowIfAborted();
-            var r = RentLocked();
-            r.Kind = RequestKind.Receive;
-            r.Context = context;
-            r.Source = source;
-            r.Tag = tag;
-            r.Buffer = pointer;
-            r.Length = capacity;
+            var r = RentReceiveLocked(RequestKind.Receive, context, source, tag, pointer, capacity);
             ProgressLocked();
             var q = ContextQueues(context);
             var m = q.FindUnexpected(source, tag);
@@ -261,6 +247,19 @@ internal sealed unsafe partial class ProgressEngine
             }
             return r;
         }
+    }
+
+    private RequestCore RentReceiveLocked(RequestKind kind, int context, int source, int tag, byte* buffer, long capacity)
+    {
+        ThrowIfAborted();
+        var r = RentLocked();
+        r.Kind = kind;
+        r.Context = context;
+        r.Source = source;
+        r.Tag = tag;
+        r.Buffer = buffer;
+        r.Length = capacity;
+        return r;
     }
 
     private static void Attach(RequestCore r, Action<RequestCore>? onComplete, object? state)
