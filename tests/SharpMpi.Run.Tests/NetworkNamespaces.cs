@@ -75,7 +75,19 @@ public sealed partial class NetworkNamespaces : IDisposable
                 return;
             }
         }
+        // The kernel reports a new veth "down" for about a second after both ends are up (link watch), and a
+        // rank lists only interfaces that are up: wait until both ends say so, or a rank that starts at once
+        // finds no address but loopback.
+        var deadline = Stopwatch.StartNew();
+        while (!(IsUp(First) && IsUp(Second)))
+        {
+            if (deadline.Elapsed > TimeSpan.FromSeconds(10))
+                throw new InvalidOperationException($"the veth between {First} and {Second} did not come up within 10 s");
+            Thread.Sleep(50);
+        }
     }
+
+    private bool IsUp(string ns) => Run(["-n", ns, "-o", "link", "show", "eth0"], out string output) is null && output.Contains("state UP", StringComparison.Ordinal);
 
     /// <summary>Why the namespaces are not there, or null when they are.</summary>
     public string? SkipReason { get; }
@@ -125,8 +137,12 @@ public sealed partial class NetworkNamespaces : IDisposable
     }
 
     /// <summary>Runs <c>ip</c> with <paramref name="arguments"/>; null on success, else what went wrong.</summary>
-    private string? Run(string[] arguments)
+    private string? Run(string[] arguments) => Run(arguments, out _);
+
+    /// <summary>As <see cref="Run(string[])"/>, with what <c>ip</c> printed.</summary>
+    private string? Run(string[] arguments, out string output)
     {
+        output = "";
         var start = new ProcessStartInfo(Ip!)
         {
             RedirectStandardOutput = true,
@@ -139,7 +155,7 @@ public sealed partial class NetworkNamespaces : IDisposable
         {
             using Process p = Process.Start(start)!;
             Task<string> stderr = p.StandardError.ReadToEndAsync();
-            p.StandardOutput.ReadToEnd();
+            output = p.StandardOutput.ReadToEnd();
             if (!p.WaitForExit(10_000))
             {
                 p.Kill();
