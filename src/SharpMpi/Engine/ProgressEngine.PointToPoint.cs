@@ -21,16 +21,7 @@ internal sealed unsafe partial class ProgressEngine
     {
         lock (_lock)
         {
-            ThrowIfAborted();
-            var r = RentLocked();
-            r.Kind = RequestKind.Send;
-            r.Mode = mode;
-            r.Context = context;
-            r.Source = sourceRank;
-            r.Tag = tag;
-            r.PeerWorld = destinationWorld;
-            r.Buffer = buffer;
-            r.Length = length;
+            var r = RentSendLocked(mode, context, sourceRank, tag, destinationWorld, buffer, length);
             r.Pin = pin;
             r.HasPin = hasPin;
             r.OwnedBuffer = ownedBuffer;
@@ -65,16 +56,26 @@ internal sealed unsafe partial class ProgressEngine
         {
             if (!TrySendEagerLocked(context, sourceRank, tag, destinationWorld, buffer, length))
                 return null;
-            var r = RentLocked();
-            r.Kind = RequestKind.Send;
-            r.Context = context;
-            r.Source = sourceRank;
-            r.Tag = tag;
-            r.PeerWorld = destinationWorld;
-            r.Length = length;
+            // The payload is already copied out: the request keeps no pointer to the caller's buffer.
+            var r = RentSendLocked(SendMode.Standard, context, sourceRank, tag, destinationWorld, null, length);
             r.Complete(new Status(sourceRank, tag, length));
             return r;
         }
+    }
+
+    private RequestCore RentSendLocked(SendMode mode, int context, int sourceRank, int tag, int destinationWorld, byte* buffer, long length)
+    {
+        ThrowIfAborted();
+        var r = RentLocked();
+        r.Kind = RequestKind.Send;
+        r.Mode = mode;
+        r.Context = context;
+        r.Source = sourceRank;
+        r.Tag = tag;
+        r.PeerWorld = destinationWorld;
+        r.Buffer = buffer;
+        r.Length = length;
+        return r;
     }
 
     private bool TrySendEagerLocked(int context, int sourceRank, int tag, int destinationWorld, byte* buffer, long length)
@@ -114,16 +115,7 @@ internal sealed unsafe partial class ProgressEngine
         var handle = copy.AsMemory().Pin();
         lock (_lock)
         {
-            ThrowIfAborted();
-            var r = RentLocked();
-            r.Kind = RequestKind.Send;
-            r.Mode = SendMode.Standard;
-            r.Context = context;
-            r.Source = sourceRank;
-            r.Tag = tag;
-            r.PeerWorld = destinationWorld;
-            r.Buffer = (byte*)handle.Pointer;
-            r.Length = payload.Length;
+            var r = RentSendLocked(SendMode.Standard, context, sourceRank, tag, destinationWorld, (byte*)handle.Pointer, payload.Length);
             r.Pin = handle;
             r.HasPin = true;
             r.OwnedBuffer = copy;
@@ -228,14 +220,11 @@ internal sealed unsafe partial class ProgressEngine
             ProgressLocked();
             var q = ContextQueues(context);
             var m = q.FindUnexpected(source, tag);
-            if (m is not null && !m.IsRendezvous)
+            if (m is null || m.IsRendezvous)
             {
-                q.RemoveUnexpected(m);
-                DeliverUnexpectedLocked(m, r);
-                return r;
+                r.Pin = buffer.Pin();
+                r.HasPin = true;
             }
-            r.Pin = buffer.Pin();
-            r.HasPin = true;
             if (m is null)
             {
                 q.Post(r);

@@ -209,22 +209,12 @@ internal sealed unsafe partial class ProgressEngine : IFrameSink, IDisposable
             ThrowIfAborted();
             // While spinning, skip the lock and the poll when no transport has anything: the check is a few
             // memory reads, so a message is noticed within tens of nanoseconds of its arrival.
-            if (!slept && spins != 0 && !MayHaveWork())
-            {
-                if (done(state))
-                {
-                    WaitEnded(waitStart, reported);
-                    return;
-                }
-            }
-            else
-            {
+            if (slept || spins == 0 || MayHaveWork())
                 TryProgress();
-                if (done(state))
-                {
-                    WaitEnded(waitStart, reported);
-                    return;
-                }
+            if (done(state))
+            {
+                WaitEnded(waitStart, reported);
+                return;
             }
             if (slept)
             {

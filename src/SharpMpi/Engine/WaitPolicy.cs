@@ -39,10 +39,8 @@ internal sealed class WaitPolicy
 
     private static WaitPolicy Create(double defaultSpin)
     {
-        double spin = defaultSpin;
-        double yield = 2_000;
-        spin = ReadMicroseconds("SHARPMPI_SPIN_US", spin);
-        yield = Math.Max(spin, ReadMicroseconds("SHARPMPI_YIELD_US", yield));
+        double spin = ReadMicroseconds("SHARPMPI_SPIN_US", defaultSpin);
+        double yield = Math.Max(spin, ReadMicroseconds("SHARPMPI_YIELD_US", 2_000));
         return new WaitPolicy(spin, yield, 100_000);
     }
 

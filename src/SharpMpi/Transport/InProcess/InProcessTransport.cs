@@ -31,7 +31,7 @@ internal sealed unsafe class InProcessTransport : ITransport
 
     public bool HasPendingInput => !_inbox.Frames.IsEmpty;
 
-    public bool MayHaveInput => !_inbox.Frames.IsEmpty;
+    public bool MayHaveInput => HasPendingInput;
 
     public bool TrySend(int peer, in FrameHeader header, ReadOnlySpan<byte> payload)
     {
