@@ -116,7 +116,7 @@ internal sealed class SharedMemoryOptions
         if (EagerLimit < 0 || EagerLimit > maxPayload)
         {
             throw new ArgumentException(
-                $"EagerLimit ({EagerLimitVariable}) is {EagerLimit}; with a {capacity}-byte ring ({RingSizeVariable}) it must be between 0 and {maxPayload} bytes (half the ring minus the {FrameHeader.Size}-byte frame header).",
+                $"EagerLimit ({EagerLimitVariable}) is {EagerLimit}; with a {capacity}-byte ring ({RingSizeVariable}) it must be between 0 and {maxPayload} bytes (half the ring minus the {SpscRing.FrameOverhead}-byte frame stamp and header).",
                 nameof(EagerLimit));
         }
     }
