@@ -54,7 +54,7 @@ internal static class ProcessBootstrap
             SharedMemoryTransport? shm = null;
             if (local.Count > 1)
             {
-                shm = SharedMemoryTransport.Create(SharedMemoryOptions.FromEnvironment(), info.JobId, info.Rank, local.ToArray(), kvs.Fence);
+                shm = SharedMemoryTransport.Create(SharedMemoryOptions.FromEnvironment(ranksOnThisHost: local.Count), info.JobId, info.Rank, local.ToArray(), kvs.Fence);
                 disposables.Add(shm);
             }
             else
