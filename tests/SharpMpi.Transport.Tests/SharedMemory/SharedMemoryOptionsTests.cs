@@ -25,6 +25,17 @@ public sealed class SharedMemoryOptionsTests
         Assert.True(options.SingleCopy);
     }
 
+    [Fact(Timeout = 10_000)]
+    public void FromEnvironment_MoreRanksThanCores_SingleCopyFrom32KiBUnlessSet()
+    {
+        int oversubscribed = Environment.ProcessorCount + 1;
+        Assert.Equal(SharedMemoryOptions.DefaultSingleCopyThreshold, SharedMemoryOptions.FromEnvironment(_ => null, ranksOnThisHost: 1).SingleCopyThreshold);
+        Assert.Equal(32 * 1024, SharedMemoryOptions.FromEnvironment(_ => null, oversubscribed).SingleCopyThreshold);
+        SharedMemoryOptions set = SharedMemoryOptions.FromEnvironment(
+            name => name == SharedMemoryOptions.SingleCopyThresholdVariable ? "1M" : null, oversubscribed);
+        Assert.Equal(1 << 20, set.SingleCopyThreshold);
+    }
+
     [Theory(Timeout = 10_000)]
     [InlineData("262144", 262144)]
     [InlineData("256K", 262144)]
