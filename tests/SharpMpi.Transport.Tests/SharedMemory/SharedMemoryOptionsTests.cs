@@ -25,7 +25,7 @@ public sealed class SharedMemoryOptionsTests
         Assert.True(options.SingleCopy);
     }
 
-    [Fact(Timeout = 10_000)]
+    [Fact]
     public void FromEnvironment_MoreRanksThanCores_SingleCopyFrom32KiBUnlessSet()
     {
         int oversubscribed = Environment.ProcessorCount + 1;
