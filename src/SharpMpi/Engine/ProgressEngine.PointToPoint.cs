@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using SharpMpi.Transport;
 
 namespace SharpMpi.Engine;
@@ -644,11 +646,20 @@ internal sealed unsafe partial class ProgressEngine
         m.Claimed = false;
     }
 
+    /// <inheritdoc/>
+    public byte* StreamDestination(int peer, in FrameHeader header, int length) =>
+        _streamingReceives.TryGetValue(header.Cookie, out var r) && (long)header.Address + length <= r.MessageLength
+            ? r.Buffer + (long)header.Address
+            : null;
+
     private void OnData(in FrameHeader h, ReadOnlySpan<byte> payload)
     {
         if (!_streamingReceives.TryGetValue(h.Cookie, out var r))
             return;
-        payload.CopyTo(new Span<byte>(r.Buffer + (long)h.Address, payload.Length));
+        byte* destination = r.Buffer + (long)h.Address;
+        // A transport that read straight into the buffer (StreamDestination) hands over that very memory.
+        if (!Unsafe.AreSame(ref MemoryMarshal.GetReference(payload), ref *destination))
+            payload.CopyTo(new Span<byte>(destination, payload.Length));
         r.Received += payload.Length;
         if (r.Received >= r.MessageLength)
         {

@@ -10,6 +10,14 @@ internal interface IFrameSink
     /// during the call (it may point into a shared-memory ring): copy what must outlive it.
     /// </summary>
     void OnFrame(int peer, in FrameHeader header, ReadOnlySpan<byte> payload);
+
+    /// <summary>
+    /// Where the next <paramref name="length"/> bytes of the streamed <see cref="FrameKind.Data"/> frame
+    /// <paramref name="header"/> from <paramref name="peer"/> belong (the receiver's own buffer), or null when
+    /// they must go through <see cref="OnFrame"/> as a copy. A transport that can read straight into it
+    /// (TCP) does, then calls <see cref="OnFrame"/> with a payload that points at this very memory.
+    /// </summary>
+    unsafe byte* StreamDestination(int peer, in FrameHeader header, int length) => null;
 }
 
 /// <summary>

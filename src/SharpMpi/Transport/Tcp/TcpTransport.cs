@@ -38,6 +38,9 @@ internal sealed partial class TcpTransport : ITransport
     /// <summary>Payloads at least this large are sent straight from the caller's buffer when nothing waits.</summary>
     private const int DirectSendThreshold = 16 * 1024;
 
+    /// <summary>The rest of a streamed Data frame at least this large is read straight into the receiver's buffer.</summary>
+    private const int DirectReceiveThreshold = 16 * 1024;
+
     private readonly Peer?[] _peerOfRank;
     private readonly Peer[] _peers;
     private readonly Doorbell _doorbell;
@@ -299,6 +302,21 @@ internal sealed partial class TcpTransport : ITransport
             delivered += Parse(p, sink);
         for (int round = 0; round < MaxReceivesPerPoll && p.State < PeerState.Closed; round++)
         {
+            if (p.DataRemaining >= DirectReceiveThreshold && p.ReceiveStart == p.ReceiveEnd)
+            {
+                int wanted = p.DataRemaining;
+                int direct = ReceiveDirect(p, sink);
+                if (direct < 0)
+                    break;
+                if (direct > 0)
+                {
+                    delivered++;
+                    if (direct < wanted)
+                        break; // the kernel had no more for now
+                    continue;
+                }
+            }
+
             byte[] buffer = p.ReceiveBuffer;
             if (p.ReceiveStart > 0 && buffer.Length - p.ReceiveEnd < buffer.Length / 4)
             {
@@ -331,6 +349,37 @@ internal sealed partial class TcpTransport : ITransport
         }
 
         return delivered;
+    }
+
+    /// <summary>
+    /// Reads the rest of a streamed Data frame straight into the receiver's buffer (one copy, kernel to user,
+    /// instead of two through the receive buffer). Returns the bytes delivered, 0 when the engine has no
+    /// destination for them (they take the buffered path), or -1 when nothing was there or the connection broke.
+    /// </summary>
+    private unsafe int ReceiveDirect(Peer p, IFrameSink sink)
+    {
+        byte* destination = sink.StreamDestination(p.Rank, p.DataHeader, p.DataRemaining);
+        if (destination == null)
+            return 0;
+        int n = p.Socket!.Receive(new Span<byte>(destination, p.DataRemaining), SocketFlags.None, out SocketError error);
+        if (error == SocketError.WouldBlock)
+            return -1;
+        if (error != SocketError.Success)
+        {
+            ConnectionLost(p, $"receive failed: {error}");
+            return -1;
+        }
+        if (n == 0)
+        {
+            ConnectionLost(p, "connection closed without a goodbye");
+            return -1;
+        }
+        FrameHeader h = p.DataHeader;
+        h.PayloadLength = n;
+        p.DataRemaining -= n;
+        p.DataHeader.Address += (ulong)n;
+        sink.OnFrame(p.Rank, h, new ReadOnlySpan<byte>(destination, n));
+        return n;
     }
 
     /// <summary>Delivers the complete frames (and the arrived part of a Data frame) in the receive buffer.</summary>
