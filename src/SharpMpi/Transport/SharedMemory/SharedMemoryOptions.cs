@@ -125,7 +125,7 @@ internal sealed class SharedMemoryOptions
         if (EagerLimit < 0 || EagerLimit > maxPayload)
         {
             throw new ArgumentException(
-                $"EagerLimit ({EagerLimitVariable}) is {EagerLimit}; with a {capacity}-byte ring ({RingSizeVariable}) it must be between 0 and {maxPayload} bytes (half the ring minus the {SpscRing.FrameOverhead}-byte frame stamp and header).",
+                $"EagerLimit ({EagerLimitVariable}) is {EagerLimit}; with a {capacity}-byte ring ({RingSizeVariable}) it must be between 0 and {maxPayload} bytes (half the ring minus one cache line and the {SpscRing.FrameOverhead}-byte frame stamp and header).",
                 nameof(EagerLimit));
         }
     }

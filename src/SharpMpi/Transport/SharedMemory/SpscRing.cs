@@ -86,8 +86,12 @@ internal unsafe struct SpscRing
     /// <summary>Bytes the ring's memory takes: tail and head regions plus the data area.</summary>
     public static long Footprint(int capacity) => DataOffset + (long)capacity;
 
-    /// <summary>Largest payload of one frame in a ring of <paramref name="capacity"/> bytes: half the ring minus the stamp and header, a multiple of 8.</summary>
-    public static int MaxPayload(int capacity) => (capacity / 2 - FrameOverhead) & ~7;
+    /// <summary>
+    /// Largest payload of one frame in a ring of <paramref name="capacity"/> bytes, a multiple of 8: two of the
+    /// largest frames plus the line kept free fit at once, so a stream of them is pipelined (the producer
+    /// writes the next while the consumer reads one).
+    /// </summary>
+    public static int MaxPayload(int capacity) => (capacity / 2 - LineSize - FrameOverhead) & ~7;
 
     /// <summary>
     /// Bytes a frame with <paramref name="payloadLength"/> payload bytes occupies: rounded up to whole
