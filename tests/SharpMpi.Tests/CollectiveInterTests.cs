@@ -372,8 +372,17 @@ public class CollectiveInterTests
             Assert.Equal("root", Assert.Throws<ArgumentOutOfRangeException>(() => s.Inter.Reduce<int>(buffer, buffer, Op.Sum, -7)).ParamName);
             if (s.RemoteSize > 1)
                 Assert.Equal("receive", Assert.Throws<ArgumentException>(() => s.Inter.Allgather<int>(buffer, new int[s.RemoteSize + 1])).ParamName);
-            Assert.Equal(ErrorClass.Unsupported, Assert.Throws<MpiException>(() => s.Inter.Scan<int>(buffer, buffer, Op.Sum)).ErrorClass);
-            Assert.Equal(ErrorClass.Unsupported, Assert.Throws<MpiException>(() => s.Inter.IBarrier()).ErrorClass);
+            Assert.Equal("root", Assert.Throws<ArgumentOutOfRangeException>(() => s.Inter.IBroadcast(buffer, s.RemoteSize)).ParamName);
+            Assert.Equal("root", Assert.Throws<ArgumentOutOfRangeException>(() => s.Inter.GatherObject(1, -7)).ParamName);
+            if (s.RemoteSize > 1)
+                Assert.Equal("values", Assert.Throws<ArgumentException>(() => s.Inter.AlltoallObject(new int[s.RemoteSize + 1])).ParamName);
+            // MPI defines no scans and no in-place gathers on intercommunicators.
+            var scan = Assert.Throws<MpiException>(() => s.Inter.Scan<int>(buffer, buffer, Op.Sum));
+            Assert.Equal(ErrorClass.Unsupported, scan.ErrorClass);
+            Assert.Contains("MPI defines no scans", scan.Message);
+            Assert.Equal(ErrorClass.Unsupported, Assert.Throws<MpiException>(() => s.Inter.IScan<int>(buffer, buffer, Op.Sum)).ErrorClass);
+            Assert.Equal(ErrorClass.Unsupported, Assert.Throws<MpiException>(() => s.Inter.ScanObject(1, (a, b) => a + b)).ErrorClass);
+            Assert.Equal(ErrorClass.Unsupported, Assert.Throws<MpiException>(() => s.Inter.GathervInPlace<int>(buffer, [1], [0], Communicator.ProcNull)).ErrorClass);
             // Still usable afterwards.
             s.Inter.Barrier();
         });
