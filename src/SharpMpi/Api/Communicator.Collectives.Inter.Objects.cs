@@ -13,135 +13,105 @@ public partial class Communicator
     private T? InterBroadcastObject<T>(T? value, int root)
     {
         CheckInterRoot(root, nameof(root));
-        var w = root == Root ? SerializeToWriter(value) : null;
+        ArrayBufferWriter<byte>? w = null;
+        byte[]? bytes = null;
         try
         {
+            w = root == Root ? SerializeToWriter(value) : null;
             long length = w?.WrittenCount ?? 0;
             InterBroadcast(new Span<long>(ref length), root, nameof(BroadcastObject));
-            var bytes = root >= 0 ? RentBytes(length) : null;
-            try
-            {
-                var buffer = w is not null
-                    ? MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(w.WrittenSpan), w.WrittenCount)
-                    : bytes.AsSpan(0, (int)length);
-                InterBroadcast(buffer, root, nameof(BroadcastObject));
-                return root == Root ? value : root == ProcNull ? default : Environment.Serializer.Deserialize<T>(buffer);
-            }
-            finally
-            {
-                if (bytes is not null)
-                    ArrayPool<byte>.Shared.Return(bytes);
-            }
+            bytes = root >= 0 ? RentBytes(length) : null;
+            var buffer = w is not null
+                ? MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(w.WrittenSpan), w.WrittenCount)
+                : bytes.AsSpan(0, (int)length);
+            InterBroadcast(buffer, root, nameof(BroadcastObject));
+            return root == Root ? value : root == ProcNull ? default : Environment.Serializer.Deserialize<T>(buffer);
         }
         finally
         {
-            if (w is not null)
-                ReturnWriter(w);
+            Release(w, bytes);
         }
     }
 
     private T?[]? InterGatherObject<T>(T? value, int root)
     {
         CheckInterRoot(root, nameof(root));
-        var w = root >= 0 ? SerializeToWriter(value) : null;
-        var lengths = root == Root ? new int[RemoteCount] : [];
+        ArrayBufferWriter<byte>? w = null;
+        byte[]? bytes = null;
         try
         {
+            w = root >= 0 ? SerializeToWriter(value) : null;
+            var lengths = root == Root ? new int[RemoteCount] : [];
             int mine = w?.WrittenCount ?? 0;
             InterGather<int>(new ReadOnlySpan<int>(in mine), lengths, root, nameof(GatherObject));
-            var bytes = root == Root ? RentBytes(Total(lengths)) : null;
-            try
-            {
-                InterGatherv<byte>(w is null ? default : w.WrittenSpan, bytes, lengths, default, false, root, nameof(GatherObject));
-                return root == Root ? DeserializeBlocks<T>(bytes!, lengths) : null;
-            }
-            finally
-            {
-                if (bytes is not null)
-                    ArrayPool<byte>.Shared.Return(bytes);
-            }
+            bytes = root == Root ? RentBytes(Total(lengths)) : null;
+            InterGatherv<byte>(w is null ? default : w.WrittenSpan, bytes, lengths, default, false, root, nameof(GatherObject));
+            return root == Root ? DeserializeBlocks<T>(bytes!, lengths) : null;
         }
         finally
         {
-            if (w is not null)
-                ReturnWriter(w);
+            Release(w, bytes);
         }
     }
 
     private T? InterScatterObject<T>(T?[]? values, int root)
     {
         CheckInterRoot(root, nameof(root));
-        var w = root == Root ? RentWriter() : null;
+        ArrayBufferWriter<byte>? w = null;
+        byte[]? bytes = null;
         try
         {
-            var lengths = root == Root ? SerializeEach(w!, values, nameof(values)) : [];
+            w = root == Root ? RentWriter() : null;
+            var lengths = w is not null ? SerializeEach(w, values, nameof(values)) : [];
             int mine = 0;
             InterScatter<int>(lengths, new Span<int>(ref mine), root, nameof(ScatterObject));
-            var bytes = RentBytes(mine);
-            try
-            {
-                InterScatterv<byte>(w is null ? default : w.WrittenSpan, lengths, default, false, bytes.AsSpan(0, mine), root, nameof(ScatterObject));
-                return root >= 0 ? Environment.Serializer.Deserialize<T>(bytes.AsSpan(0, mine)) : default;
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(bytes);
-            }
+            bytes = RentBytes(mine);
+            InterScatterv<byte>(w is null ? default : w.WrittenSpan, lengths, default, false, bytes.AsSpan(0, mine), root, nameof(ScatterObject));
+            return root >= 0 ? Environment.Serializer.Deserialize<T>(bytes.AsSpan(0, mine)) : default;
         }
         finally
         {
-            if (w is not null)
-                ReturnWriter(w);
+            Release(w, bytes);
         }
     }
 
     private T?[] InterAllgatherObject<T>(T? value)
     {
-        var w = SerializeToWriter(value);
+        ArrayBufferWriter<byte>? w = null;
+        byte[]? bytes = null;
         try
         {
+            w = SerializeToWriter(value);
             var lengths = new int[RemoteCount];
             int mine = w.WrittenCount;
             InterAllgather<int>(new ReadOnlySpan<int>(in mine), lengths, nameof(AllgatherObject));
-            var bytes = RentBytes(Total(lengths));
-            try
-            {
-                InterAllgatherv<byte>(w.WrittenSpan, bytes, lengths, default, false, nameof(AllgatherObject));
-                return DeserializeBlocks<T>(bytes, lengths);
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(bytes);
-            }
+            bytes = RentBytes(Total(lengths));
+            InterAllgatherv<byte>(w.WrittenSpan, bytes, lengths, default, false, nameof(AllgatherObject));
+            return DeserializeBlocks<T>(bytes, lengths);
         }
         finally
         {
-            ReturnWriter(w);
+            Release(w, bytes);
         }
     }
 
     private T?[] InterAlltoallObject<T>(T?[] values)
     {
-        var w = RentWriter();
+        ArrayBufferWriter<byte>? w = null;
+        byte[]? bytes = null;
         try
         {
+            w = RentWriter();
             var sendLengths = SerializeEach(w, values, nameof(values));
             var receiveLengths = new int[RemoteCount];
             InterAlltoall<int>(sendLengths, receiveLengths, nameof(AlltoallObject));
-            var bytes = RentBytes(Total(receiveLengths));
-            try
-            {
-                InterAlltoallv<byte>(w.WrittenSpan, sendLengths, Offsets(sendLengths), bytes, receiveLengths, Offsets(receiveLengths), 1, nameof(AlltoallObject));
-                return DeserializeBlocks<T>(bytes, receiveLengths);
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(bytes);
-            }
+            bytes = RentBytes(Total(receiveLengths));
+            InterAlltoallv<byte>(w.WrittenSpan, sendLengths, Offsets(sendLengths), bytes, receiveLengths, Offsets(receiveLengths), 1, nameof(AlltoallObject));
+            return DeserializeBlocks<T>(bytes, receiveLengths);
         }
         finally
         {
-            ReturnWriter(w);
+            Release(w, bytes);
         }
     }
 
@@ -172,36 +142,38 @@ public partial class Communicator
     {
         ArgumentNullException.ThrowIfNull(op);
         var acc = LocalGroup.ReduceObject(value, op, 0);
-        var w = Rank == 0 ? SerializeToWriter(acc) : null;
+        ArrayBufferWriter<byte>? w = null;
+        byte[]? bytes = null;
         try
         {
+            w = Rank == 0 ? SerializeToWriter(acc) : null;
             long mine = w?.WrittenCount ?? 0, theirs = 0;
             CollectiveCall.Complete(InterAlgorithms.SwapAndBroadcast(BeginInter(false, sizeof(long), null, nameof(AllreduceObject)),
                 new Buf(&mine, sizeof(long)), new Buf(&theirs, sizeof(long))));
-            var bytes = RentBytes(theirs);
-            try
+            bytes = RentBytes(theirs);
+            fixed (byte* s = w is null ? default : w.WrittenSpan)
+            fixed (byte* r = bytes)
             {
-                fixed (byte* s = w is null ? default : w.WrittenSpan)
-                fixed (byte* r = bytes)
-                {
-                    CollectiveCall.Complete(InterAlgorithms.SwapAndBroadcast(BeginInter(false, mine, null, nameof(AllreduceObject)),
-                        new Buf(s, mine), new Buf(r, theirs)));
-                }
-                return Environment.Serializer.Deserialize<T>(bytes.AsSpan(0, (int)theirs));
+                CollectiveCall.Complete(InterAlgorithms.SwapAndBroadcast(BeginInter(false, mine, null, nameof(AllreduceObject)),
+                    new Buf(s, mine), new Buf(r, theirs)));
             }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(bytes);
-            }
+            return Environment.Serializer.Deserialize<T>(bytes.AsSpan(0, (int)theirs));
         }
         finally
         {
-            if (w is not null)
-                ReturnWriter(w);
+            Release(w, bytes);
         }
     }
 
     // ------------------------------------------------------------------ helpers
+
+    private void Release(ArrayBufferWriter<byte>? w, byte[]? bytes)
+    {
+        if (w is not null)
+            ReturnWriter(w);
+        if (bytes is not null)
+            ArrayPool<byte>.Shared.Return(bytes);
+    }
 
     /// <summary>Serializes one object per remote rank back to back into <paramref name="w"/>; returns their lengths.</summary>
     private int[] SerializeEach<T>(ArrayBufferWriter<byte> w, T?[]? values, string name)
