@@ -51,6 +51,14 @@ public class LaunchedJobTests
     }
 
     [Fact]
+    public async Task InterCollectives_NonblockingAndObjectForms_BetweenProcesses()
+    {
+        var r = await RunJob(5, "inter");
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        Assert.Contains("OK inter", r.Stdout);
+    }
+
+    [Fact]
     public async Task Sizes_PipelinedRendezvous_WithoutSingleCopy()
     {
         var r = await RunJob(2, ["-x", "SHARPMPI_SHM_SINGLE_COPY=0"], "sizes");

@@ -60,6 +60,9 @@ return MpiEnvironment.Run(args, world =>
         case "rma":
             RmaScenarios.Run(world);
             break;
+        case "inter":
+            InterScenarios.Run(world);
+            break;
         case "exit":
             // A rank that exits with a code without finalizing.
             if (world.Rank == 1)

@@ -1,4 +1,5 @@
 using static SharpMpi.Tests.CollectiveTestSupport;
+using static SharpMpi.Tests.InterTestSupport;
 
 namespace SharpMpi.Tests;
 
@@ -14,45 +15,6 @@ public class CollectiveInterTests
 
     /// <summary>Element counts per block: empty, one, small, above the 16 KiB eager limit (ints).</summary>
     private static readonly int[] BlockCounts = [0, 1, 37, 5000];
-
-    private sealed record Side(Intercommunicator Inter, int Color, int LocalSize, int RemoteSize)
-    {
-        /// <summary>The remote group's number.</summary>
-        public int RemoteColor => 1 - Color;
-    }
-
-    private static Side Create(Communicator world, int low)
-    {
-        int color = world.Rank < low ? 0 : 1;
-        var local = world.Split(color, world.Rank)!;
-        var inter = local.CreateInter(localLeader: 0, world, remoteLeader: color == 0 ? low : 0, tag: 3);
-        return new Side(inter, color, inter.Size, inter.RemoteSize);
-    }
-
-    /// <summary>Element i contributed by rank <paramref name="rank"/> of group <paramref name="color"/>.</summary>
-    private static int V(int color, int rank, int i) => Val(color * 100 + rank, i);
-
-    private static int[] Values(int color, int rank, int count, int offset = 0)
-    {
-        var a = new int[count];
-        for (int i = 0; i < count; i++)
-            a[i] = V(color, rank, i + offset);
-        return a;
-    }
-
-    private static Task Run(int ranks, int low, Action<Side> body) =>
-        MpiTestHost.RunAsync(ranks, world =>
-        {
-            var side = Create(world, low);
-            try
-            {
-                body(side);
-            }
-            finally
-            {
-                side.Inter.Dispose();
-            }
-        }, Options);
 
     [Theory]
     [MemberData(nameof(Splits))]
@@ -104,10 +66,6 @@ public class CollectiveInterTests
             }
         });
     }
-
-    /// <summary>Root argument of this rank when rank <paramref name="root"/> of group <paramref name="rootColor"/> is the root.</summary>
-    private static int RootArg(Side s, int rootColor, int root) =>
-        rootColor != s.Color ? root : s.Inter.Rank == root ? Communicator.Root : Communicator.ProcNull;
 
     [Theory]
     [MemberData(nameof(Splits))]
@@ -266,34 +224,6 @@ public class CollectiveInterTests
         });
     }
 
-    /// <summary>Sequential sum over the ranks of group <paramref name="color"/> (wrapping).</summary>
-    private static int[] SumOf(int color, int size, int count)
-    {
-        var sum = new int[count];
-        for (int r = 0; r < size; r++)
-        {
-            for (int i = 0; i < count; i++)
-                sum[i] = unchecked(sum[i] + V(color, r, i));
-        }
-        return sum;
-    }
-
-    /// <summary>Sequential rank-ordered matrix product over group <paramref name="color"/>.</summary>
-    private static Mat2[] ProductOf(int color, int size, int count)
-    {
-        var product = new Mat2[count];
-        for (int i = 0; i < count; i++)
-        {
-            product[i] = Mat2.For(color * 10, i);
-            for (int r = 1; r < size; r++)
-                product[i] *= Mat2.For(color * 10 + r, i);
-        }
-        return product;
-    }
-
-    private static Mat2[] Matrices(int color, int rank, int count) =>
-        Enumerable.Range(0, count).Select(i => Mat2.For(color * 10 + rank, i)).ToArray();
-
     [Theory]
     [MemberData(nameof(Splits))]
     public async Task ReduceAndAllreduce_CombineTheRemoteGroupInRankOrder(int ranks, int low)
@@ -372,8 +302,17 @@ public class CollectiveInterTests
             Assert.Equal("root", Assert.Throws<ArgumentOutOfRangeException>(() => s.Inter.Reduce<int>(buffer, buffer, Op.Sum, -7)).ParamName);
             if (s.RemoteSize > 1)
                 Assert.Equal("receive", Assert.Throws<ArgumentException>(() => s.Inter.Allgather<int>(buffer, new int[s.RemoteSize + 1])).ParamName);
-            Assert.Equal(ErrorClass.Unsupported, Assert.Throws<MpiException>(() => s.Inter.Scan<int>(buffer, buffer, Op.Sum)).ErrorClass);
-            Assert.Equal(ErrorClass.Unsupported, Assert.Throws<MpiException>(() => s.Inter.IBarrier()).ErrorClass);
+            Assert.Equal("root", Assert.Throws<ArgumentOutOfRangeException>(() => s.Inter.IBroadcast(buffer, s.RemoteSize)).ParamName);
+            Assert.Equal("root", Assert.Throws<ArgumentOutOfRangeException>(() => s.Inter.GatherObject(1, -7)).ParamName);
+            if (s.RemoteSize > 1)
+                Assert.Equal("values", Assert.Throws<ArgumentException>(() => s.Inter.AlltoallObject(new int[s.RemoteSize + 1])).ParamName);
+            // MPI defines no scans and no in-place gathers on intercommunicators.
+            var scan = Assert.Throws<MpiException>(() => s.Inter.Scan<int>(buffer, buffer, Op.Sum));
+            Assert.Equal(ErrorClass.Unsupported, scan.ErrorClass);
+            Assert.Contains("MPI defines no scans", scan.Message);
+            Assert.Equal(ErrorClass.Unsupported, Assert.Throws<MpiException>(() => s.Inter.IScan<int>(buffer, buffer, Op.Sum)).ErrorClass);
+            Assert.Equal(ErrorClass.Unsupported, Assert.Throws<MpiException>(() => s.Inter.ScanObject(1, (a, b) => a + b)).ErrorClass);
+            Assert.Equal(ErrorClass.Unsupported, Assert.Throws<MpiException>(() => s.Inter.GathervInPlace<int>(buffer, [1], [0], Communicator.ProcNull)).ErrorClass);
             // Still usable afterwards.
             s.Inter.Barrier();
         });

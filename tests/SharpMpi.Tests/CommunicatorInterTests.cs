@@ -126,13 +126,69 @@ public class CommunicatorInterTests
         });
     }
 
+    [Theory]
+    [MemberData(nameof(Sizes))]
+    public async Task Split_SameColorInBothGroups_FormsAnIntercommunicatorOrderedByKey(int ranks)
+    {
+        await MpiTestHost.RunAsync(ranks, world =>
+        {
+            var (_, inter, color) = EvenOdd(world);
+            // Color: parity of the local rank; key: reverse rank order. Group 1 also leaves out its rank 2 (null color).
+            int? myColor = color == 1 && inter.Rank == 2 ? null : inter.Rank % 2;
+            using var split = inter.Split(myColor, key: -inter.Rank);
+            int[] Expected(int c, int parity) =>
+                Members(world.Size, c).Where((_, i) => i % 2 == parity && !(c == 1 && i == 2)).Reverse().ToArray();
+            if (myColor is not int parity || Expected(1 - color, parity).Length == 0)
+            {
+                Assert.Null(split);
+                return;
+            }
+            Assert.NotNull(split);
+            Assert.Equal(Expected(color, parity), split.Group.WorldRanks);
+            Assert.Equal(Expected(1 - color, parity), split.RemoteGroup.WorldRanks);
+            // Collectives run on the new intercommunicator: every rank gets the remote group's world ranks.
+            Assert.Equal(Expected(1 - color, parity), split.Allgather(world.Rank));
+        });
+    }
+
+    [Theory]
+    [MemberData(nameof(Sizes))]
+    public async Task Create_SubsetOfEachGroup_FormsAnIntercommunicatorOfTheSubsets(int ranks)
+    {
+        await MpiTestHost.RunAsync(ranks, world =>
+        {
+            var (_, inter, color) = EvenOdd(world);
+            // Group 0 keeps its local ranks 0 and 2 (those that exist), group 1 all but its leader, in reverse order.
+            int[] Subset(int c, int size) => c == 0 ? Enumerable.Range(0, size).Where(r => r is 0 or 2).ToArray()
+                : Enumerable.Range(1, size - 1).Reverse().ToArray();
+            var mine = Subset(color, inter.Size);
+            using var created = ((Communicator)inter).Create(inter.Group.Include(mine));
+            int[] remoteMembers = Members(world.Size, 1 - color);
+            int[] remoteWorld = Subset(1 - color, remoteMembers.Length).Select(r => remoteMembers[r]).ToArray();
+            if (!mine.Contains(inter.Rank) || remoteWorld.Length == 0)
+            {
+                Assert.Null(created);
+                return;
+            }
+            var intercommunicator = Assert.IsType<Intercommunicator>(created);
+            Assert.Equal(mine.Select(r => Members(world.Size, color)[r]).ToArray(), intercommunicator.Group.WorldRanks);
+            Assert.Equal(remoteWorld, intercommunicator.RemoteGroup.WorldRanks);
+            Assert.Equal(remoteWorld, intercommunicator.Allgather(world.Rank));
+        });
+    }
+
     [Fact]
-    public async Task ManagementOnIntercommunicator_IsUnsupported()
+    public async Task ManagementThatMpiDefinesOnIntracommunicatorsOnly_IsUnsupportedOnIntercommunicators()
     {
         await MpiTestHost.RunAsync(2, world =>
         {
             var (_, inter, _) = EvenOdd(world);
-            Assert.Equal(ErrorClass.Unsupported, Assert.Throws<MpiException>(() => inter.Split(0)).ErrorClass);
+            var e = Assert.Throws<MpiException>(() => inter.CreateCartesian([1], [false]));
+            Assert.Equal(ErrorClass.Unsupported, e.ErrorClass);
+            Assert.Contains("intracommunicators only", e.Message);
+            Assert.Equal(ErrorClass.Unsupported, Assert.Throws<MpiException>(() => inter.CreateGroup(inter.Group)).ErrorClass);
+            Assert.Equal(ErrorClass.Unsupported, Assert.Throws<MpiException>(() => inter.CreateDistGraphAdjacent([], [])).ErrorClass);
+            Assert.Equal(ErrorClass.Unsupported, Assert.Throws<MpiException>(() => inter.CreateInter(0, world, 0, 1)).ErrorClass);
         });
     }
 }

@@ -11,7 +11,8 @@ namespace SharpMpi;
 // while a collective is in flight. Every call takes its place in the communicator's collective sequence when
 // it is made, so several may be outstanding at once (start them in the same order on every rank). Buffers
 // stay pinned and must not be touched until completion. Arrays have their own overloads because C# does not
-// infer T from an array for Memory<T>.
+// infer T from an array for Memory<T>. On an intercommunicator each XxxStart hands over to its InterXxxStart
+// (Communicator.Collectives.Inter.cs), which runs the intercommunicator algorithms the same way.
 public partial class Communicator
 {
     // ------------------------------------------------------------------ plumbing
@@ -49,10 +50,12 @@ public partial class Communicator
     // ------------------------------------------------------------------ Barrier, Broadcast
 
     /// <summary>Completes when every rank has called it (MPI_Ibarrier).</summary>
-    public Task BarrierAsync() => BarrierAlgorithms.Run(BeginCollective(true)).AsTask();
+    public Task BarrierAsync() => BarrierStart().AsTask();
 
     /// <summary>Starts a barrier (MPI_Ibarrier).</summary>
-    public Request IBarrier() => ToRequest(BarrierAlgorithms.Run(BeginCollective(true)));
+    public Request IBarrier() => ToRequest(BarrierStart());
+
+    private ValueTask BarrierStart() => IsIntercommunicator ? InterBarrierStart() : BarrierAlgorithms.Run(BeginCollective(true));
 
     /// <summary>Broadcast without blocking (MPI_Ibcast).</summary>
     public Task BroadcastAsync<T>(Memory<T> buffer, int root) where T : unmanaged => BroadcastStart(buffer, root).AsTask();
@@ -68,6 +71,8 @@ public partial class Communicator
 
     private ValueTask BroadcastStart<T>(Memory<T> buffer, int root) where T : unmanaged
     {
+        if (IsIntercommunicator)
+            return InterBroadcastStart(buffer, root);
         CheckRoot(root);
         return Run(BeginCollective(true, Bytes<T>(buffer.Length)), buffer.Pin(), buffer.Length, root);
 
@@ -94,6 +99,8 @@ public partial class Communicator
 
     private ValueTask GatherStart<T>(ReadOnlyMemory<T> send, Memory<T> receive, int root) where T : unmanaged
     {
+        if (IsIntercommunicator)
+            return InterGatherStart(send, receive, root);
         CheckRoot(root);
         if (Rank == root)
             CheckLength(receive.Length, (long)send.Length * Size, nameof(receive));
@@ -118,6 +125,8 @@ public partial class Communicator
     private ValueTask GathervStart<T>(ReadOnlyMemory<T> send, Memory<T> receive, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements, int root)
         where T : unmanaged
     {
+        if (IsIntercommunicator)
+            return InterGathervStart(send, receive, counts, displacements, root);
         CheckRoot(root);
         var layout = default(Blocks);
         if (Rank == root)
@@ -162,6 +171,8 @@ public partial class Communicator
 
     private ValueTask ScatterStart<T>(ReadOnlyMemory<T> send, Memory<T> receive, int root) where T : unmanaged
     {
+        if (IsIntercommunicator)
+            return InterScatterStart(send, receive, root);
         CheckRoot(root);
         if (Rank == root)
             CheckLength(send.Length, (long)receive.Length * Size, nameof(send));
@@ -186,6 +197,8 @@ public partial class Communicator
     private ValueTask ScattervStart<T>(ReadOnlyMemory<T> send, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements, Memory<T> receive, int root)
         where T : unmanaged
     {
+        if (IsIntercommunicator)
+            return InterScattervStart(send, counts, displacements, receive, root);
         CheckRoot(root);
         var layout = default(Blocks);
         if (Rank == root)
@@ -241,6 +254,8 @@ public partial class Communicator
 
     private ValueTask AllgatherStart<T>(ReadOnlyMemory<T> send, Memory<T> receive) where T : unmanaged
     {
+        if (IsIntercommunicator)
+            return InterAllgatherStart(send, receive);
         CheckLength(receive.Length, (long)send.Length * Size, nameof(receive));
         long block = send.Length * (long)Unsafe.SizeOf<T>();
         var layout = Blocks.Regular(Size, block);
@@ -268,6 +283,8 @@ public partial class Communicator
     private ValueTask AllgathervStart<T>(ReadOnlyMemory<T> send, Memory<T> receive, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements)
         where T : unmanaged
     {
+        if (IsIntercommunicator)
+            return InterAllgathervStart(send, receive, counts, displacements);
         CheckPerRank(counts.Length, nameof(counts));
         CheckPerRank(displacements.Length, nameof(displacements));
         CheckLength(send.Length, counts[Rank], nameof(send));
@@ -308,6 +325,8 @@ public partial class Communicator
 
     private ValueTask AlltoallStart<T>(ReadOnlyMemory<T> send, Memory<T> receive) where T : unmanaged
     {
+        if (IsIntercommunicator)
+            return InterAlltoallStart(send, receive);
         CheckBlocks(send.Length, nameof(send));
         CheckLength(receive.Length, send.Length, nameof(receive));
         return Run(BeginCollective(true, Bytes<T>(send.Length)), send.Pin(), send.Length, receive.Pin(), receive.Length, send.Length / Size * (long)Unsafe.SizeOf<T>());
@@ -343,6 +362,8 @@ public partial class Communicator
     private ValueTask AlltoallvStart<T>(ReadOnlyMemory<T> send, ReadOnlySpan<int> sendCounts, ReadOnlySpan<int> sendDisplacements,
         Memory<T> receive, ReadOnlySpan<int> receiveCounts, ReadOnlySpan<int> receiveDisplacements) where T : unmanaged
     {
+        if (IsIntercommunicator)
+            return InterAlltoallvStart(send, sendCounts, sendDisplacements, receive, receiveCounts, receiveDisplacements);
         CheckPerRank(sendCounts.Length, nameof(sendCounts));
         CheckPerRank(sendDisplacements.Length, nameof(sendDisplacements));
         CheckPerRank(receiveCounts.Length, nameof(receiveCounts));
@@ -396,6 +417,8 @@ public partial class Communicator
 
     private ValueTask ReduceStart<T>(ReadOnlyMemory<T> send, Memory<T> receive, Reducer op, int root) where T : unmanaged
     {
+        if (IsIntercommunicator)
+            return InterReduceStart(send, receive, op, root);
         CheckRoot(root);
         if (Rank == root)
             CheckLength(receive.Length, send.Length, nameof(receive));
@@ -451,6 +474,8 @@ public partial class Communicator
 
     private ValueTask AllreduceStart<T>(ReadOnlyMemory<T> send, Memory<T> receive, Reducer op) where T : unmanaged
     {
+        if (IsIntercommunicator)
+            return InterAllreduceStart(send, receive, op);
         CheckLength(receive.Length, send.Length, nameof(receive));
         return Run(BeginCollective(true, Bytes<T>(send.Length), op), send.Pin(), send.Length, receive.Pin(), receive.Length, op);
 
@@ -480,6 +505,8 @@ public partial class Communicator
 
     private ValueTask ReduceScatterStart<T>(ReadOnlyMemory<T> send, Memory<T> receive, ReadOnlySpan<int> counts, Reducer op) where T : unmanaged
     {
+        if (IsIntercommunicator)
+            return InterReduceScatterStart(send, receive, counts, op);
         CheckPerRank(counts.Length, nameof(counts));
         CheckLength(receive.Length, counts[Rank], nameof(receive));
         var layout = Blocks.Explicit(counts, default, false, Unsafe.SizeOf<T>(), send.Length, nameof(counts), nameof(counts), nameof(send));
@@ -488,6 +515,8 @@ public partial class Communicator
 
     private ValueTask ReduceScatterBlockStart<T>(ReadOnlyMemory<T> send, Memory<T> receive, Reducer op) where T : unmanaged
     {
+        if (IsIntercommunicator)
+            return InterReduceScatterBlockStart(send, receive, op);
         CheckLength(send.Length, (long)receive.Length * Size, nameof(send));
         var layout = Blocks.Regular(Size, receive.Length * (long)Unsafe.SizeOf<T>());
         return ReduceScatterRun<T>(BeginCollective(true, Bytes<T>(send.Length), op), send.Pin(), send.Length, receive.Pin(), receive.Length, layout, op);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using SharpMpi.Collectives;
 
@@ -7,8 +8,9 @@ namespace SharpMpi;
 // take root = Communicator.Root at the root, Communicator.ProcNull at the other ranks of the root's group,
 // and the root's rank in the remote group everywhere in the other group. Gather, scatter, allgather and
 // alltoall blocks are indexed by remote rank; reductions combine the remote group's contributions in its
-// rank order. Steps within one group run on the intercommunicator's private local communicator, steps
-// between the groups on its collective context (rank 0 of each group is its leader).
+// rank order. The algorithms (Collectives/InterAlgorithms) serve the blocking and the nonblocking calls alike:
+// here each operation checks its arguments once, into block layouts, and hands them to InterBlocking (spans,
+// fixed for the call) or InterStart (Memory, pinned until the returned work completes).
 public partial class Communicator
 {
     private bool IsIntercommunicator => !ReferenceEquals(_peerWorldRanks, _worldRanks);
@@ -18,22 +20,35 @@ public partial class Communicator
     /// <summary>The local group's own communicator of an intercommunicator.</summary>
     private Communicator LocalGroup => ((Intercommunicator)this).LocalCommunicator;
 
-    /// <summary>A call on the intercommunicator's collective context (messages addressed to remote ranks).</summary>
-    private CollectiveCall BeginInter([CallerMemberName] string name = "")
+    /// <summary>What an intercommunicator collective does with its buffers and layouts (see <see cref="InterRun"/>).</summary>
+    private enum InterKind
+    {
+        Barrier,
+        Broadcast,
+        Gather,
+        Scatter,
+        Allgather,
+        Alltoall,
+        Reduce,
+        Allreduce,
+        ReduceScatter,
+    }
+
+    /// <summary>Takes the call's places in the collective sequences of the intercommunicator and of the local group.</summary>
+    private InterCall BeginInter(bool isAsync, long bytes, Reducer? op, string name)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var call = new CollectiveCall(this, false);
+        var call = new InterCall(this, LocalGroup, isAsync);
         if (Diagnostics.CollectiveTrace.IsOn(Engine))
-            Diagnostics.CollectiveTrace.Enter(this, name, Volatile.Read(ref _collectiveSequence), false);
+            Diagnostics.CollectiveTrace.Enter(this, name, Volatile.Read(ref _collectiveSequence), isAsync, bytes, Diagnostics.CollectiveTrace.OpName(op));
         return call;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ThrowNotOnInter(string name) =>
         throw new MpiException(ErrorClass.Unsupported,
-            $"{name} is not available on intercommunicator '{Name}': only the blocking Barrier, Broadcast, Gather(v), Scatter(v), " +
-            "Allgather(v), Alltoall(v/w), Reduce, Allreduce, ReduceScatter and ReduceScatterBlock are (MPI defines no scans or " +
-            "in-place forms there; nonblocking and object collectives on intercommunicators are not implemented).");
+            $"{name} is not defined on intercommunicator '{Name}': MPI defines no scans (Scan, ExclusiveScan, ScanObject) and no " +
+            "in-place forms on intercommunicators. Merge it into an intracommunicator (Intercommunicator.Merge) for those.");
 
     private void CheckInterRoot(int root, string name)
     {
@@ -44,432 +59,293 @@ public partial class Communicator
             $"or the root's rank in the remote group, 0..{RemoteCount - 1}.");
     }
 
-    private void CheckRemoteBlocks(long length, string name)
-    {
-        if (length % RemoteCount != 0)
-            throw new ArgumentException($"{name} holds {length} elements, not a multiple of the remote group size {RemoteCount}.", name);
-    }
-
     private void CheckPerRemoteRank(int length, string name)
     {
         if (length != RemoteCount)
             throw new ArgumentException($"{name} has {length} entries; one per remote rank ({RemoteCount}) is needed.", name);
     }
 
-    private static void Finish(CollectiveCall c, RequestCoreBatch batch) => CollectiveCall.Wait(c.WaitAll(batch.Requests, batch.Count));
+    // ------------------------------------------------------------------ layouts (argument checks shared by both forms)
 
-    /// <summary>Pooled requests in flight of one call.</summary>
-    private struct RequestCoreBatch(int capacity)
+    /// <summary>One block per remote rank, all of the same size: <paramref name="length"/> elements split evenly.</summary>
+    private Blocks InterRegular(long length, int elementSize, string name)
     {
-        public Engine.RequestCore[] Requests = CollectiveCall.RentBatch(capacity);
-        public int Count;
-
-        public void Add(Engine.RequestCore r) => Requests[Count++] = r;
-
-        public readonly void Return() => CollectiveCall.ReturnBatch(Requests);
+        if (length % RemoteCount != 0)
+            throw new ArgumentException($"{name} holds {length} elements, not a multiple of the remote group size {RemoteCount}.", name);
+        return Blocks.Regular(RemoteCount, length / RemoteCount * elementSize);
     }
 
-    // ------------------------------------------------------------------ barrier, broadcast
-
-    private void InterBarrier()
+    /// <summary>One block per remote rank at explicit counts (and displacements, else packed) in a buffer of <paramref name="length"/> elements.</summary>
+    private Blocks InterExplicit(long length, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements, bool hasDisplacements, int elementSize,
+        string countsName, string displacementsName, string name)
     {
-        var c = BeginInter();
-        try
-        {
-            // Nobody leaves the second local barrier before its leader has heard from the other group's leader,
-            // which entered the exchange only after its whole group arrived.
-            LocalGroup.Barrier();
-            if (Rank == 0)
-                c.SendReceiveNow(default, 0, default, 0, 0);
-            LocalGroup.Barrier();
-        }
-        finally
-        {
-            Diagnostics.CollectiveTrace.Exit();
-        }
+        CheckPerRemoteRank(counts.Length, countsName);
+        if (hasDisplacements)
+            CheckPerRemoteRank(displacements.Length, displacementsName);
+        return Blocks.Explicit(counts, displacements, hasDisplacements, elementSize, length, countsName, displacementsName, name);
     }
 
-    private unsafe void InterBroadcast<T>(Span<T> buffer, int root) where T : unmanaged
+    /// <summary>Gather/Scatter: the root's regular layout of its <paramref name="length"/>-element buffer; nothing elsewhere.</summary>
+    private Blocks InterRootRegular(long length, int elementSize, int root, string name)
     {
         CheckInterRoot(root, nameof(root));
-        var c = BeginInter();
-        try
-        {
-            fixed (T* p = buffer)
-            {
-                var b = B(p, buffer.Length);
-                if (root == Root)
-                {
-                    c.SendNow(b, 0, 0);
-                }
-                else if (root != ProcNull)
-                {
-                    if (Rank == 0)
-                        c.ReceiveNow(b, root, 0);
-                    LocalGroup.Broadcast(buffer, 0);
-                }
-            }
-        }
-        finally
-        {
-            Diagnostics.CollectiveTrace.Exit();
-        }
+        return root == Root ? InterRegular(length, elementSize, name) : default;
     }
 
-    // ------------------------------------------------------------------ gather, scatter
-
-    /// <summary>Gather(v): the root receives remote rank i's block into <paramref name="layout"/> block i.</summary>
-    private void InterGather(Buf send, Buf receive, Blocks layout, int root)
-    {
-        var c = BeginInter();
-        try
-        {
-            if (root == Root)
-            {
-                var batch = new RequestCoreBatch(RemoteCount);
-                try
-                {
-                    for (int i = 0; i < RemoteCount; i++)
-                        batch.Add(c.StartReceive(layout.Of(receive, i), i, 0));
-                    Finish(c, batch);
-                }
-                finally
-                {
-                    batch.Return();
-                }
-            }
-            else if (root != ProcNull)
-            {
-                c.SendNow(send, root, 0);
-            }
-        }
-        finally
-        {
-            Diagnostics.CollectiveTrace.Exit();
-        }
-    }
-
-    /// <summary>Scatter(v): the root sends <paramref name="layout"/> block i to remote rank i.</summary>
-    private void InterScatter(Buf send, Blocks layout, Buf receive, int root)
-    {
-        var c = BeginInter();
-        try
-        {
-            if (root == Root)
-            {
-                var batch = new RequestCoreBatch(RemoteCount);
-                try
-                {
-                    for (int i = 0; i < RemoteCount; i++)
-                        batch.Add(c.StartSend(layout.Of(send, i), i, 0));
-                    Finish(c, batch);
-                }
-                finally
-                {
-                    batch.Return();
-                }
-            }
-            else if (root != ProcNull)
-            {
-                c.ReceiveNow(receive, root, 0);
-            }
-        }
-        finally
-        {
-            Diagnostics.CollectiveTrace.Exit();
-        }
-    }
-
-    private unsafe void InterGather<T>(ReadOnlySpan<T> send, Span<T> receive, int root) where T : unmanaged
+    /// <summary>Gatherv/Scatterv: the root's explicit layout; nothing elsewhere (counts and displacements are not read there).</summary>
+    private Blocks InterRootExplicit(long length, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements, bool hasDisplacements, int elementSize,
+        int root, string name)
     {
         CheckInterRoot(root, nameof(root));
-        if (root == Root)
-            CheckRemoteBlocks(receive.Length, nameof(receive));
-        fixed (T* s = send)
-        fixed (T* r = receive)
+        return root == Root ? InterExplicit(length, counts, displacements, hasDisplacements, elementSize, nameof(counts), nameof(displacements), name) : default;
+    }
+
+    /// <summary>Alltoallv/w: both explicit layouts (neither is left rented when the second is bad).</summary>
+    private (Blocks Send, Blocks Receive) InterAlltoallvLayouts(long sendLength, ReadOnlySpan<int> sendCounts, ReadOnlySpan<int> sendDisplacements,
+        long receiveLength, ReadOnlySpan<int> receiveCounts, ReadOnlySpan<int> receiveDisplacements, int elementSize)
+    {
+        var sl = InterExplicit(sendLength, sendCounts, sendDisplacements, true, elementSize, nameof(sendCounts), nameof(sendDisplacements), "send");
+        try
         {
-            var layout = Blocks.Regular(RemoteCount, root == Root ? receive.Length / RemoteCount * (long)sizeof(T) : 0);
-            InterGather(B(s, send.Length), B(r, receive.Length), layout, root);
+            return (sl, InterExplicit(receiveLength, receiveCounts, receiveDisplacements, true, elementSize, nameof(receiveCounts), nameof(receiveDisplacements), "receive"));
+        }
+        catch
+        {
+            sl.Return();
+            throw;
         }
     }
 
-    private unsafe void InterGatherv<T>(ReadOnlySpan<T> send, Span<T> receive, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements,
-        bool hasDisplacements, int root) where T : unmanaged
+    /// <summary>ReduceScatter: blocks of the local ranks, <paramref name="counts"/>[i] elements each, packed.</summary>
+    private Blocks InterReduceScatterLayout(long sendLength, int receiveLength, ReadOnlySpan<int> counts, int elementSize)
     {
-        CheckInterRoot(root, nameof(root));
-        var layout = default(Blocks);
-        if (root == Root)
+        CheckPerRank(counts.Length, nameof(counts));
+        var layout = Blocks.Explicit(counts, default, false, elementSize, sendLength, nameof(counts), nameof(counts), "send");
+        if (receiveLength < counts[Rank])
         {
-            CheckPerRemoteRank(counts.Length, nameof(counts));
-            if (hasDisplacements)
-                CheckPerRemoteRank(displacements.Length, nameof(displacements));
-            layout = Blocks.Explicit(counts, displacements, hasDisplacements, sizeof(T), receive.Length, nameof(counts), nameof(displacements), nameof(receive));
+            layout.Return();
+            CheckLength(receiveLength, counts[Rank], "receive");
         }
+        return layout;
+    }
+
+    /// <summary>ReduceScatterBlock: one block of <paramref name="receiveLength"/> elements per local rank.</summary>
+    private Blocks InterReduceScatterBlockLayout(long sendLength, int receiveLength, int elementSize)
+    {
+        CheckLength(sendLength, (long)receiveLength * Size, "send");
+        return Blocks.Regular(Size, receiveLength * (long)elementSize);
+    }
+
+    // ------------------------------------------------------------------ running
+
+    private static ValueTask InterRun(InterCall c, InterKind kind, Buf send, Buf receive, Blocks sendLayout, Blocks receiveLayout, Reducer? op, int root) =>
+        kind switch
+        {
+            InterKind.Barrier => InterAlgorithms.Barrier(c),
+            InterKind.Broadcast => InterAlgorithms.Broadcast(c, receive, root),
+            InterKind.Gather => InterAlgorithms.Rooted(c, send, receive, receiveLayout, root, gather: true),
+            InterKind.Scatter => InterAlgorithms.Rooted(c, receive, send, sendLayout, root, gather: false),
+            InterKind.Allgather => InterAlgorithms.Exchange(c, send, default, true, receive, receiveLayout),
+            InterKind.Alltoall => InterAlgorithms.Exchange(c, send, sendLayout, false, receive, receiveLayout),
+            InterKind.Reduce => InterAlgorithms.Reduce(c, send, receive, op!, root),
+            InterKind.Allreduce => InterAlgorithms.Allreduce(c, send, receive.Slice(0, send.Length), op!),
+            _ => InterAlgorithms.ReduceScatter(c, send.Slice(0, receiveLayout.Total), receive.Slice(0, receiveLayout.Length(c.Remote.Rank)),
+                receiveLayout, op!),
+        };
+
+    /// <summary>Runs a blocking intercommunicator collective to completion; returns the layouts to their pool.</summary>
+    private unsafe void InterBlocking<T>(InterKind kind, ReadOnlySpan<T> send, Span<T> receive, Blocks sendLayout, Blocks receiveLayout,
+        Reducer? op, int root, string name) where T : unmanaged
+    {
         try
         {
             fixed (T* s = send)
             fixed (T* r = receive)
-                InterGather(B(s, send.Length), B(r, receive.Length), layout, root);
+            {
+                var c = BeginInter(false, Bytes<T>(send.Length), op, name);
+                CollectiveCall.Complete(InterRun(c, kind, B(s, send.Length), B(r, receive.Length), sendLayout, receiveLayout, op, root));
+            }
         }
         finally
         {
-            layout.Return();
+            sendLayout.Return();
+            receiveLayout.Return();
         }
     }
-
-    private unsafe void InterScatter<T>(ReadOnlySpan<T> send, Span<T> receive, int root) where T : unmanaged
-    {
-        CheckInterRoot(root, nameof(root));
-        if (root == Root)
-            CheckRemoteBlocks(send.Length, nameof(send));
-        fixed (T* s = send)
-        fixed (T* r = receive)
-        {
-            var layout = Blocks.Regular(RemoteCount, root == Root ? send.Length / RemoteCount * (long)sizeof(T) : 0);
-            InterScatter(B(s, send.Length), layout, B(r, receive.Length), root);
-        }
-    }
-
-    private unsafe void InterScatterv<T>(ReadOnlySpan<T> send, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements, bool hasDisplacements,
-        Span<T> receive, int root) where T : unmanaged
-    {
-        CheckInterRoot(root, nameof(root));
-        var layout = default(Blocks);
-        if (root == Root)
-        {
-            CheckPerRemoteRank(counts.Length, nameof(counts));
-            if (hasDisplacements)
-                CheckPerRemoteRank(displacements.Length, nameof(displacements));
-            layout = Blocks.Explicit(counts, displacements, hasDisplacements, sizeof(T), send.Length, nameof(counts), nameof(displacements), nameof(send));
-        }
-        try
-        {
-            fixed (T* s = send)
-            fixed (T* r = receive)
-                InterScatter(B(s, send.Length), layout, B(r, receive.Length), root);
-        }
-        finally
-        {
-            layout.Return();
-        }
-    }
-
-    // ------------------------------------------------------------------ allgather, alltoall
 
     /// <summary>
-    /// Every rank sends <paramref name="sendLayout"/> block i to remote rank i and receives remote rank i's block
-    /// into <paramref name="receiveLayout"/> block i (allgather: every send block is the whole send buffer).
+    /// Starts a nonblocking intercommunicator collective: its steps run as the progress engine completes their
+    /// requests, no thread waits; the buffers stay pinned and the layouts rented until it completes.
     /// </summary>
-    private void InterExchange(Buf send, Blocks sendLayout, bool sameBlock, Buf receive, Blocks receiveLayout)
+    private ValueTask InterStart<T>(InterKind kind, ReadOnlyMemory<T> send, Memory<T> receive, Blocks sendLayout, Blocks receiveLayout,
+        Reducer? op, int root, string name) where T : unmanaged
     {
-        var c = BeginInter();
-        var batch = new RequestCoreBatch(2 * RemoteCount);
+        InterCall c;
         try
         {
-            for (int i = 0; i < RemoteCount; i++)
-                batch.Add(c.StartReceive(receiveLayout.Of(receive, i), i, 0));
-            for (int i = 0; i < RemoteCount; i++)
-                batch.Add(c.StartSend(sameBlock ? send : sendLayout.Of(send, i), i, 0));
-            Finish(c, batch);
+            c = BeginInter(true, Bytes<T>(send.Length), op, name);
         }
-        finally
+        catch
         {
-            batch.Return();
-            Diagnostics.CollectiveTrace.Exit();
+            sendLayout.Return();
+            receiveLayout.Return();
+            throw;
         }
-    }
+        var sp = send.Pin();
+        var rp = receive.Pin();
+        var work = InterRun(c, kind, PinnedBuf<T>(sp, send.Length), PinnedBuf<T>(rp, receive.Length), sendLayout, receiveLayout, op, root);
+        return ReleaseWhenDone(work, sp, rp, sendLayout, receiveLayout);
 
-    private unsafe void InterAllgather<T>(ReadOnlySpan<T> send, Span<T> receive) where T : unmanaged
-    {
-        CheckRemoteBlocks(receive.Length, nameof(receive));
-        fixed (T* s = send)
-        fixed (T* r = receive)
-            InterExchange(B(s, send.Length), default, true, B(r, receive.Length), Blocks.Regular(RemoteCount, receive.Length / RemoteCount * (long)sizeof(T)));
-    }
-
-    private unsafe void InterAllgatherv<T>(ReadOnlySpan<T> send, Span<T> receive, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements,
-        bool hasDisplacements) where T : unmanaged
-    {
-        CheckPerRemoteRank(counts.Length, nameof(counts));
-        if (hasDisplacements)
-            CheckPerRemoteRank(displacements.Length, nameof(displacements));
-        var layout = Blocks.Explicit(counts, displacements, hasDisplacements, sizeof(T), receive.Length, nameof(counts), nameof(displacements), nameof(receive));
-        try
+        static async ValueTask ReleaseWhenDone(ValueTask work, MemoryHandle sp, MemoryHandle rp, Blocks sendLayout, Blocks receiveLayout)
         {
-            fixed (T* s = send)
-            fixed (T* r = receive)
-                InterExchange(B(s, send.Length), default, true, B(r, receive.Length), layout);
-        }
-        finally
-        {
-            layout.Return();
-        }
-    }
-
-    private unsafe void InterAlltoall<T>(ReadOnlySpan<T> send, Span<T> receive) where T : unmanaged
-    {
-        CheckRemoteBlocks(send.Length, nameof(send));
-        CheckRemoteBlocks(receive.Length, nameof(receive));
-        fixed (T* s = send)
-        fixed (T* r = receive)
-        {
-            InterExchange(B(s, send.Length), Blocks.Regular(RemoteCount, send.Length / RemoteCount * (long)sizeof(T)), false,
-                B(r, receive.Length), Blocks.Regular(RemoteCount, receive.Length / RemoteCount * (long)sizeof(T)));
-        }
-    }
-
-    private unsafe void InterAlltoallv<T>(ReadOnlySpan<T> send, ReadOnlySpan<int> sendCounts, ReadOnlySpan<int> sendDisplacements,
-        Span<T> receive, ReadOnlySpan<int> receiveCounts, ReadOnlySpan<int> receiveDisplacements, int elementSize) where T : unmanaged
-    {
-        CheckPerRemoteRank(sendCounts.Length, nameof(sendCounts));
-        CheckPerRemoteRank(sendDisplacements.Length, nameof(sendDisplacements));
-        CheckPerRemoteRank(receiveCounts.Length, nameof(receiveCounts));
-        CheckPerRemoteRank(receiveDisplacements.Length, nameof(receiveDisplacements));
-        var sl = Blocks.Explicit(sendCounts, sendDisplacements, true, elementSize, send.Length, nameof(sendCounts), nameof(sendDisplacements), nameof(send));
-        try
-        {
-            var rl = Blocks.Explicit(receiveCounts, receiveDisplacements, true, elementSize, receive.Length, nameof(receiveCounts), nameof(receiveDisplacements), nameof(receive));
             try
             {
-                fixed (T* s = send)
-                fixed (T* r = receive)
-                    InterExchange(B(s, send.Length), sl, false, B(r, receive.Length), rl);
+                await work.ConfigureAwait(false);
             }
             finally
             {
-                rl.Return();
+                sp.Dispose();
+                rp.Dispose();
+                sendLayout.Return();
+                receiveLayout.Return();
             }
         }
-        finally
-        {
-            sl.Return();
-        }
     }
 
-    // ------------------------------------------------------------------ reductions
+    // ------------------------------------------------------------------ blocking forms (called by the public methods)
 
-    /// <summary>Blocking reduce of this (intra) communicator on raw buffers (a step of an intercommunicator collective).</summary>
-    private void ReduceWithin(Buf send, Buf receive, Reducer op, int root)
-    {
-        var c = BeginCollective(name: "Reduce");
-        try
-        {
-            ReduceAlgorithms.RunBlocking(c, send, receive, op, root);
-        }
-        finally
-        {
-            Diagnostics.CollectiveTrace.Exit();
-        }
-    }
+    private void InterBarrier() => InterBlocking<byte>(InterKind.Barrier, default, default, default, default, null, 0, nameof(Barrier));
 
-    private unsafe void InterReduce<T>(ReadOnlySpan<T> send, Span<T> receive, Reducer op, int root) where T : unmanaged
+    private void InterBroadcast<T>(Span<T> buffer, int root, [CallerMemberName] string name = "") where T : unmanaged
     {
         CheckInterRoot(root, nameof(root));
-        var c = BeginInter();
-        try
-        {
-            fixed (T* s = send)
-            fixed (T* r = receive)
-            {
-                if (root == Root)
-                {
-                    c.ReceiveNow(B(r, receive.Length), 0, 0);
-                }
-                else if (root != ProcNull)
-                {
-                    // The remote group reduces at its leader, in its rank order, and the leader passes the result on.
-                    var sb = B(s, send.Length);
-                    using var temp = Rank == 0 ? TempBuffer.Rent(sb.Length) : default;
-                    var result = Rank == 0 ? temp.Buf : default;
-                    LocalGroup.ReduceWithin(sb, result, op, 0);
-                    if (Rank == 0)
-                        c.SendNow(result, root, 0);
-                }
-            }
-        }
-        finally
-        {
-            Diagnostics.CollectiveTrace.Exit();
-        }
+        InterBlocking(InterKind.Broadcast, buffer, buffer, default, default, null, root, name);
     }
 
-    /// <summary>
-    /// Each group reduces at its leader; the leaders swap results into <paramref name="swapped"/> (at rank 0 only).
-    /// </summary>
-    private void InterReduceAndSwap(CollectiveCall c, Buf send, Buf swapped, Reducer op)
+    private void InterGather<T>(ReadOnlySpan<T> send, Span<T> receive, int root, [CallerMemberName] string name = "") where T : unmanaged =>
+        InterBlocking(InterKind.Gather, send, receive, default, InterRootRegular(receive.Length, Unsafe.SizeOf<T>(), root, nameof(receive)), null, root, name);
+
+    private void InterGatherv<T>(ReadOnlySpan<T> send, Span<T> receive, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements,
+        bool hasDisplacements, int root, [CallerMemberName] string name = "") where T : unmanaged =>
+        InterBlocking(InterKind.Gather, send, receive, default,
+            InterRootExplicit(receive.Length, counts, displacements, hasDisplacements, Unsafe.SizeOf<T>(), root, nameof(receive)), null, root, name);
+
+    private void InterScatter<T>(ReadOnlySpan<T> send, Span<T> receive, int root, [CallerMemberName] string name = "") where T : unmanaged =>
+        InterBlocking(InterKind.Scatter, send, receive, InterRootRegular(send.Length, Unsafe.SizeOf<T>(), root, nameof(send)), default, null, root, name);
+
+    private void InterScatterv<T>(ReadOnlySpan<T> send, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements, bool hasDisplacements,
+        Span<T> receive, int root, [CallerMemberName] string name = "") where T : unmanaged =>
+        InterBlocking(InterKind.Scatter, send, receive,
+            InterRootExplicit(send.Length, counts, displacements, hasDisplacements, Unsafe.SizeOf<T>(), root, nameof(send)), default, null, root, name);
+
+    private void InterAllgather<T>(ReadOnlySpan<T> send, Span<T> receive, [CallerMemberName] string name = "") where T : unmanaged =>
+        InterBlocking(InterKind.Allgather, send, receive, default, InterRegular(receive.Length, Unsafe.SizeOf<T>(), nameof(receive)), null, 0, name);
+
+    private void InterAllgatherv<T>(ReadOnlySpan<T> send, Span<T> receive, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements,
+        bool hasDisplacements, [CallerMemberName] string name = "") where T : unmanaged =>
+        InterBlocking(InterKind.Allgather, send, receive, default,
+            InterExplicit(receive.Length, counts, displacements, hasDisplacements, Unsafe.SizeOf<T>(), nameof(counts), nameof(displacements), nameof(receive)),
+            null, 0, name);
+
+    private void InterAlltoall<T>(ReadOnlySpan<T> send, Span<T> receive, [CallerMemberName] string name = "") where T : unmanaged
     {
-        using var temp = Rank == 0 ? TempBuffer.Rent(send.Length) : default;
-        var mine = Rank == 0 ? temp.Buf : default;
-        LocalGroup.ReduceWithin(send, mine, op, 0);
-        if (Rank == 0)
-            c.SendReceiveNow(mine, 0, swapped, 0, 0);
+        var sl = InterRegular(send.Length, Unsafe.SizeOf<T>(), nameof(send));
+        InterBlocking(InterKind.Alltoall, send, receive, sl, InterRegular(receive.Length, Unsafe.SizeOf<T>(), nameof(receive)), null, 0, name);
     }
 
-    private unsafe void InterAllreduce<T>(ReadOnlySpan<T> send, Span<T> receive, Reducer op) where T : unmanaged
+    private void InterAlltoallv<T>(ReadOnlySpan<T> send, ReadOnlySpan<int> sendCounts, ReadOnlySpan<int> sendDisplacements,
+        Span<T> receive, ReadOnlySpan<int> receiveCounts, ReadOnlySpan<int> receiveDisplacements, int elementSize,
+        [CallerMemberName] string name = "") where T : unmanaged
+    {
+        var (sl, rl) = InterAlltoallvLayouts(send.Length, sendCounts, sendDisplacements, receive.Length, receiveCounts, receiveDisplacements, elementSize);
+        InterBlocking(InterKind.Alltoall, send, receive, sl, rl, null, 0, name);
+    }
+
+    private void InterReduce<T>(ReadOnlySpan<T> send, Span<T> receive, Reducer op, int root, [CallerMemberName] string name = "") where T : unmanaged
+    {
+        CheckInterRoot(root, nameof(root));
+        InterBlocking(InterKind.Reduce, send, receive, default, default, op, root, name);
+    }
+
+    private void InterAllreduce<T>(ReadOnlySpan<T> send, Span<T> receive, Reducer op, [CallerMemberName] string name = "") where T : unmanaged
     {
         CheckLength(receive.Length, send.Length, nameof(receive));
-        var c = BeginInter();
-        try
-        {
-            fixed (T* s = send)
-            fixed (T* r = receive)
-            {
-                var sb = B(s, send.Length);
-                var rb = B(r, receive.Length).Slice(0, sb.Length);
-                // In place is safe: a rank's send buffer has been consumed by the local reduce before the broadcast writes.
-                InterReduceAndSwap(c, sb, rb, op);
-                LocalGroup.Broadcast(receive[..send.Length], 0);
-            }
-        }
-        finally
-        {
-            Diagnostics.CollectiveTrace.Exit();
-        }
+        InterBlocking(InterKind.Allreduce, send, receive, default, default, op, 0, name);
     }
 
-    /// <summary>ReduceScatter(Block): the other group's reduction, split over this group by <paramref name="layout"/>.</summary>
-    private void InterReduceScatter(Buf send, Buf receive, Blocks layout, Reducer op)
+    private void InterReduceScatter<T>(ReadOnlySpan<T> send, Span<T> receive, ReadOnlySpan<int> counts, Reducer op, [CallerMemberName] string name = "")
+        where T : unmanaged =>
+        InterBlocking(InterKind.ReduceScatter, send, receive, default, InterReduceScatterLayout(send.Length, receive.Length, counts, Unsafe.SizeOf<T>()), op, 0, name);
+
+    private void InterReduceScatterBlock<T>(ReadOnlySpan<T> send, Span<T> receive, Reducer op, [CallerMemberName] string name = "") where T : unmanaged =>
+        InterBlocking(InterKind.ReduceScatter, send, receive, default, InterReduceScatterBlockLayout(send.Length, receive.Length, Unsafe.SizeOf<T>()), op, 0, name);
+
+    // ------------------------------------------------------------------ nonblocking forms (called by the XxxStart methods)
+
+    private ValueTask InterBarrierStart([CallerMemberName] string name = "") =>
+        InterStart<byte>(InterKind.Barrier, default, default, default, default, null, 0, name);
+
+    private ValueTask InterBroadcastStart<T>(Memory<T> buffer, int root, [CallerMemberName] string name = "") where T : unmanaged
     {
-        var c = BeginInter();
-        try
-        {
-            using var swapped = Rank == 0 ? TempBuffer.Rent(send.Length) : default;
-            InterReduceAndSwap(c, send, swapped.Buf, op);
-            var local = LocalGroup;
-            var cl = local.BeginCollective(name: "Scatterv");
-            CollectiveCall.Complete(local.Size == 1
-                ? CopyOwn(layout.Of(swapped.Buf, 0), receive)
-                : GatherScatterAlgorithms.LinearScatter(cl, swapped.Buf, layout, receive, 0));
-        }
-        finally
-        {
-            Diagnostics.CollectiveTrace.Exit();
-        }
+        CheckInterRoot(root, nameof(root));
+        return InterStart(InterKind.Broadcast, buffer, buffer, default, default, null, root, name);
     }
 
-    private unsafe void InterReduceScatter<T>(ReadOnlySpan<T> send, Span<T> receive, ReadOnlySpan<int> counts, Reducer op) where T : unmanaged
+    private ValueTask InterGatherStart<T>(ReadOnlyMemory<T> send, Memory<T> receive, int root, [CallerMemberName] string name = "") where T : unmanaged =>
+        InterStart(InterKind.Gather, send, receive, default, InterRootRegular(receive.Length, Unsafe.SizeOf<T>(), root, nameof(receive)), null, root, name);
+
+    private ValueTask InterGathervStart<T>(ReadOnlyMemory<T> send, Memory<T> receive, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements, int root,
+        [CallerMemberName] string name = "") where T : unmanaged =>
+        InterStart(InterKind.Gather, send, receive, default,
+            InterRootExplicit(receive.Length, counts, displacements, true, Unsafe.SizeOf<T>(), root, nameof(receive)), null, root, name);
+
+    private ValueTask InterScatterStart<T>(ReadOnlyMemory<T> send, Memory<T> receive, int root, [CallerMemberName] string name = "") where T : unmanaged =>
+        InterStart(InterKind.Scatter, send, receive, InterRootRegular(send.Length, Unsafe.SizeOf<T>(), root, nameof(send)), default, null, root, name);
+
+    private ValueTask InterScattervStart<T>(ReadOnlyMemory<T> send, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements, Memory<T> receive, int root,
+        [CallerMemberName] string name = "") where T : unmanaged =>
+        InterStart(InterKind.Scatter, send, receive,
+            InterRootExplicit(send.Length, counts, displacements, true, Unsafe.SizeOf<T>(), root, nameof(send)), default, null, root, name);
+
+    private ValueTask InterAllgatherStart<T>(ReadOnlyMemory<T> send, Memory<T> receive, [CallerMemberName] string name = "") where T : unmanaged =>
+        InterStart(InterKind.Allgather, send, receive, default, InterRegular(receive.Length, Unsafe.SizeOf<T>(), nameof(receive)), null, 0, name);
+
+    private ValueTask InterAllgathervStart<T>(ReadOnlyMemory<T> send, Memory<T> receive, ReadOnlySpan<int> counts, ReadOnlySpan<int> displacements,
+        [CallerMemberName] string name = "") where T : unmanaged =>
+        InterStart(InterKind.Allgather, send, receive, default,
+            InterExplicit(receive.Length, counts, displacements, true, Unsafe.SizeOf<T>(), nameof(counts), nameof(displacements), nameof(receive)), null, 0, name);
+
+    private ValueTask InterAlltoallStart<T>(ReadOnlyMemory<T> send, Memory<T> receive, [CallerMemberName] string name = "") where T : unmanaged
     {
-        CheckPerRank(counts.Length, nameof(counts));
-        var layout = Blocks.Explicit(counts, default, false, sizeof(T), send.Length, nameof(counts), nameof(counts), nameof(send));
-        try
-        {
-            CheckLength(receive.Length, counts[Rank], nameof(receive));
-            fixed (T* s = send)
-            fixed (T* r = receive)
-                InterReduceScatter(B(s, send.Length).Slice(0, layout.Total), B(r, receive.Length).Slice(0, layout.Length(Rank)), layout, op);
-        }
-        finally
-        {
-            layout.Return();
-        }
+        var sl = InterRegular(send.Length, Unsafe.SizeOf<T>(), nameof(send));
+        return InterStart(InterKind.Alltoall, send, receive, sl, InterRegular(receive.Length, Unsafe.SizeOf<T>(), nameof(receive)), null, 0, name);
     }
 
-    private unsafe void InterReduceScatterBlock<T>(ReadOnlySpan<T> send, Span<T> receive, Reducer op) where T : unmanaged
+    private ValueTask InterAlltoallvStart<T>(ReadOnlyMemory<T> send, ReadOnlySpan<int> sendCounts, ReadOnlySpan<int> sendDisplacements,
+        Memory<T> receive, ReadOnlySpan<int> receiveCounts, ReadOnlySpan<int> receiveDisplacements, [CallerMemberName] string name = "") where T : unmanaged
     {
-        CheckLength(send.Length, (long)receive.Length * Size, nameof(send));
-        var layout = Blocks.Regular(Size, receive.Length * (long)sizeof(T));
-        fixed (T* s = send)
-        fixed (T* r = receive)
-            InterReduceScatter(B(s, send.Length).Slice(0, layout.Total), B(r, receive.Length), layout, op);
+        var (sl, rl) = InterAlltoallvLayouts(send.Length, sendCounts, sendDisplacements, receive.Length, receiveCounts, receiveDisplacements, Unsafe.SizeOf<T>());
+        return InterStart(InterKind.Alltoall, send, receive, sl, rl, null, 0, name);
     }
+
+    private ValueTask InterReduceStart<T>(ReadOnlyMemory<T> send, Memory<T> receive, Reducer op, int root, [CallerMemberName] string name = "")
+        where T : unmanaged
+    {
+        CheckInterRoot(root, nameof(root));
+        return InterStart(InterKind.Reduce, send, receive, default, default, op, root, name);
+    }
+
+    private ValueTask InterAllreduceStart<T>(ReadOnlyMemory<T> send, Memory<T> receive, Reducer op, [CallerMemberName] string name = "") where T : unmanaged
+    {
+        CheckLength(receive.Length, send.Length, nameof(receive));
+        return InterStart(InterKind.Allreduce, send, receive, default, default, op, 0, name);
+    }
+
+    private ValueTask InterReduceScatterStart<T>(ReadOnlyMemory<T> send, Memory<T> receive, ReadOnlySpan<int> counts, Reducer op,
+        [CallerMemberName] string name = "") where T : unmanaged =>
+        InterStart(InterKind.ReduceScatter, send, receive, default, InterReduceScatterLayout(send.Length, receive.Length, counts, Unsafe.SizeOf<T>()), op, 0, name);
+
+    private ValueTask InterReduceScatterBlockStart<T>(ReadOnlyMemory<T> send, Memory<T> receive, Reducer op, [CallerMemberName] string name = "")
+        where T : unmanaged =>
+        InterStart(InterKind.ReduceScatter, send, receive, default, InterReduceScatterBlockLayout(send.Length, receive.Length, Unsafe.SizeOf<T>()), op, 0, name);
 }

@@ -5,11 +5,14 @@ namespace SharpMpi;
 
 // Collectives on objects, serialized with MpiEnvironment.Serializer (MemoryPack by default), like mpi4py's
 // lower-case bcast/gather/…: sizes are exchanged first (one small collective), then the bytes. Blocking.
+// Intercommunicators take their own path (Communicator.Collectives.Inter.Objects.cs).
 public partial class Communicator
 {
     /// <summary>Returns <paramref name="value"/> of <paramref name="root"/> on every rank (the root gets its own object back) (MPI_Bcast of a serialized object).</summary>
     public unsafe T? BroadcastObject<T>(T? value, int root)
     {
+        if (IsIntercommunicator)
+            return InterBroadcastObject(value, root);
         CheckRoot(root);
         if (Size == 1)
             return value;
@@ -46,6 +49,8 @@ public partial class Communicator
     /// <summary>Gathers one object per rank; returns them in rank order at <paramref name="root"/>, null elsewhere (MPI_Gather of serialized objects).</summary>
     public unsafe T?[]? GatherObject<T>(T? value, int root)
     {
+        if (IsIntercommunicator)
+            return InterGatherObject(value, root);
         CheckRoot(root);
         var w = SerializeToWriter(value);
         var lengths = Rank == root ? ArrayPool<int>.Shared.Rent(Size) : null;
@@ -98,6 +103,8 @@ public partial class Communicator
     /// <summary>Sends <paramref name="values"/>[i] of <paramref name="root"/> (one per rank; ignored elsewhere) to rank i (MPI_Scatter of serialized objects).</summary>
     public unsafe T? ScatterObject<T>(T?[]? values, int root)
     {
+        if (IsIntercommunicator)
+            return InterScatterObject(values, root);
         CheckRoot(root);
         var w = Rank == root ? RentWriter() : null;
         var lengths = Rank == root ? ArrayPool<int>.Shared.Rent(Size) : null;
@@ -149,6 +156,8 @@ public partial class Communicator
     /// <summary>Returns every rank's object, in rank order (MPI_Allgather of serialized objects).</summary>
     public unsafe T?[] AllgatherObject<T>(T? value)
     {
+        if (IsIntercommunicator)
+            return InterAllgatherObject(value);
         var w = SerializeToWriter(value);
         var lengths = ArrayPool<int>.Shared.Rent(Size);
         try
@@ -188,6 +197,8 @@ public partial class Communicator
     public unsafe T?[] AlltoallObject<T>(T?[] values)
     {
         ArgumentNullException.ThrowIfNull(values);
+        if (IsIntercommunicator)
+            return InterAlltoallObject(values);
         CheckPerRank(values.Length, nameof(values));
         var w = RentWriter();
         var lengths = ArrayPool<int>.Shared.Rent(2 * Size);
@@ -238,6 +249,8 @@ public partial class Communicator
     /// </summary>
     public T? ReduceObject<T>(T? value, Func<T?, T?, T?> op, int root)
     {
+        if (IsIntercommunicator)
+            return InterReduceObject(value, op, root);
         CheckRoot(root);
         ArgumentNullException.ThrowIfNull(op);
         var c = BeginCollective();
@@ -276,7 +289,8 @@ public partial class Communicator
     }
 
     /// <summary>Folds every rank's object with <paramref name="op"/> in rank order and returns the result on every rank (MPI_Allreduce on serialized objects).</summary>
-    public T? AllreduceObject<T>(T? value, Func<T?, T?, T?> op) => BroadcastObject(ReduceObject(value, op, 0), 0);
+    public T? AllreduceObject<T>(T? value, Func<T?, T?, T?> op) =>
+        IsIntercommunicator ? InterAllreduceObject(value, op) : BroadcastObject(ReduceObject(value, op, 0), 0);
 
     /// <summary>Inclusive scan of objects: rank i gets x0 ∘ x1 ∘ … ∘ xi (a chain through the ranks) (MPI_Scan on serialized objects).</summary>
     public T? ScanObject<T>(T? value, Func<T?, T?, T?> op)
@@ -329,9 +343,9 @@ public partial class Communicator
         try
         {
             long length = w.WrittenCount;
-            CollectiveCall.Complete(c.Send(new Buf(&length, sizeof(long)), dest, phase));
+            CollectiveCall.Wait(c.Send(new Buf(&length, sizeof(long)), dest, phase));
             fixed (byte* p = w.WrittenSpan)
-                CollectiveCall.Complete(c.Send(new Buf(p, length), dest, phase + 1));
+                CollectiveCall.Wait(c.Send(new Buf(p, length), dest, phase + 1));
         }
         finally
         {
@@ -342,12 +356,12 @@ public partial class Communicator
     private unsafe T? ReceiveObjectInternal<T>(CollectiveCall c, int source, int phase)
     {
         long length = 0;
-        CollectiveCall.Complete(c.Receive(new Buf(&length, sizeof(long)), source, phase));
+        CollectiveCall.Wait(c.Receive(new Buf(&length, sizeof(long)), source, phase));
         var bytes = RentBytes(length);
         try
         {
             fixed (byte* p = bytes)
-                CollectiveCall.Complete(c.Receive(new Buf(p, length), source, phase + 1));
+                CollectiveCall.Wait(c.Receive(new Buf(p, length), source, phase + 1));
             return Environment.Serializer.Deserialize<T>(bytes.AsSpan(0, (int)length));
         }
         finally

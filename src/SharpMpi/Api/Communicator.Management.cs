@@ -45,11 +45,13 @@ public partial class Communicator
     /// <param name="key">Orders ranks within the new communicator.</param>
     /// <returns>The new communicator, or null when <paramref name="color"/> is null.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="color"/> is negative.</exception>
-    /// <exception cref="MpiException">With <see cref="ErrorClass.Unsupported"/> on an intercommunicator.</exception>
+    /// <seealso cref="Intercommunicator.Split(int?, int)">On an intercommunicator.</seealso>
     public Communicator? Split(int? color, int key = 0)
     {
         if (color < 0)
             throw new ArgumentOutOfRangeException(nameof(color), color, "A color must be non-negative, or null for MPI_UNDEFINED.");
+        if (this is Intercommunicator inter)
+            return inter.Split(color, key);
         CheckIntracommunicator();
         var members = SplitMembers(color ?? -1, key);
         int context = Environment.AllocateContext(this);
@@ -84,10 +86,12 @@ public partial class Communicator
     /// </remarks>
     /// <returns>The new communicator, or null on ranks that are not in <paramref name="group"/>.</returns>
     /// <exception cref="ArgumentException">A member of <paramref name="group"/> is not in this communicator.</exception>
-    /// <exception cref="MpiException">With <see cref="ErrorClass.Unsupported"/> on an intercommunicator.</exception>
+    /// <seealso cref="Intercommunicator.Create(Group)">On an intercommunicator.</seealso>
     public Communicator? Create(Group group)
     {
         ArgumentNullException.ThrowIfNull(group);
+        if (this is Intercommunicator inter)
+            return inter.Create(group);
         CheckIntracommunicator();
         CheckSubgroup(group, nameof(group));
         int context = Environment.AllocateContext(this);
@@ -264,7 +268,11 @@ public partial class Communicator
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (IsInter)
-            throw new MpiException(ErrorClass.Unsupported, $"{operation} on an intercommunicator ('{Name}') is not supported yet.");
+        {
+            throw new MpiException(ErrorClass.Unsupported,
+                $"{operation} is not defined on intercommunicator '{Name}': MPI defines it on intracommunicators only. " +
+                "Use the local group's communicator, or Merge the intercommunicator first.");
+        }
     }
 
     /// <summary>Checks that every member of <paramref name="group"/> is in this communicator; returns their ranks here.</summary>
@@ -287,10 +295,16 @@ public partial class Communicator
     {
         var all = new int[2 * Size];
         ManagementChannel().Allgather([color, key], all);
+        return MembersOf(all, color);
+    }
+
+    /// <summary>The ranks whose (color, key) pair in <paramref name="all"/> has <paramref name="color"/>, ordered by (key, rank).</summary>
+    private protected static int[] MembersOf(int[] all, int color)
+    {
         if (color < 0)
             return [];
         var members = new List<(int Key, int Rank)>();
-        for (int r = 0; r < Size; r++)
+        for (int r = 0; r < all.Length / 2; r++)
         {
             if (all[2 * r] == color)
                 members.Add((all[2 * r + 1], r));

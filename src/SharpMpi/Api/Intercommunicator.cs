@@ -12,13 +12,15 @@ namespace SharpMpi;
 /// <remarks>
 /// <see cref="Communicator.Rank"/>, <see cref="Communicator.Size"/> and <see cref="Communicator.Group"/>
 /// describe the local group (MPI_Comm_rank/size/group on an intercommunicator). Both groups share one context
-/// id pair; the steps that involve only the local group run on a private duplicate of it. The blocking
+/// id pair; the steps that involve only the local group run on a private duplicate of it. The
 /// collectives MPI defines on intercommunicators (Barrier, Broadcast, Gather(v), Scatter(v), Allgather(v),
 /// Alltoall(v/w), Reduce, Allreduce, ReduceScatter, ReduceScatterBlock) move data between the groups: rooted
 /// ones take <see cref="Communicator.Root"/> / <see cref="Communicator.ProcNull"/> in the root's group and the
-/// root's rank elsewhere, and blocks are indexed by remote rank. Nonblocking, object and scan collectives, and
-/// Split/Create, are not implemented on intercommunicators (they throw <see cref="MpiException"/> with
-/// <see cref="ErrorClass.Unsupported"/>).
+/// root's rank elsewhere, and blocks are indexed by remote rank. Their nonblocking forms (IXxx, XxxAsync) run the
+/// same steps driven by the progress engine, and the object forms (BroadcastObject … AllreduceObject) follow the
+/// same root rules. MPI defines no scans, no in-place forms, no topologies and no CreateGroup/CreateInter/SplitShared
+/// on intercommunicators: those throw <see cref="MpiException"/> with <see cref="ErrorClass.Unsupported"/>.
+/// <see cref="Split(int?, int)"/> and <see cref="Create(Group)"/> return intercommunicators.
 /// </remarks>
 public sealed class Intercommunicator : Communicator
 {
@@ -92,6 +94,81 @@ public sealed class Intercommunicator : Communicator
         return new Intercommunicator(Environment, WorldRanks.ToArray(), Rank, context, Name + ".dup", PeerWorldRanks.ToArray(), local);
     }
 
+    /// <summary>
+    /// Partitions both groups by color (MPI_Comm_split on an intercommunicator): the ranks of each group that
+    /// pass the same <paramref name="color"/>, ordered by <paramref name="key"/> then by rank, form the local
+    /// group of a new intercommunicator whose remote group is the other group's ranks of that color.
+    /// </summary>
+    /// <remarks>Collective over both groups.</remarks>
+    /// <param name="color">The subset to join (≥ 0), or null (MPI_UNDEFINED) to join none.</param>
+    /// <param name="key">Orders ranks within their group of the new intercommunicator.</param>
+    /// <returns>The new intercommunicator; null when <paramref name="color"/> is null or no rank of the other group passed it.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="color"/> is negative.</exception>
+    /// <exception cref="ObjectDisposedException">The intercommunicator was disposed.</exception>
+    public new Intercommunicator? Split(int? color, int key = 0)
+    {
+        if (color < 0)
+            throw new ArgumentOutOfRangeException(nameof(color), color, "A color must be non-negative, or null for MPI_UNDEFINED.");
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        var newLocal = _local.Split(color, key);
+        var local = _local.ManagementChannel();
+        var mine = new int[2 * Size];
+        local.Allgather([color ?? -1, key], mine);
+        var theirs = SwapWithRemote(local, mine);
+        var remoteRanks = MembersOf(theirs, color ?? -1);
+        var remoteWorldRanks = new int[remoteRanks.Length];
+        for (int i = 0; i < remoteRanks.Length; i++)
+            remoteWorldRanks[i] = PeerWorldRanks[remoteRanks[i]];
+        return Join(newLocal, remoteWorldRanks, $".split({color})");
+    }
+
+    /// <summary>
+    /// Creates an intercommunicator between a subset of each group (MPI_Comm_create on an intercommunicator):
+    /// <paramref name="group"/> lists the members of this rank's group; the other group passes its own subset.
+    /// </summary>
+    /// <remarks>Collective over both groups; every rank of a group passes the same group (same members, same order).</remarks>
+    /// <returns>The new intercommunicator; null on ranks not in <paramref name="group"/>, and everywhere when either subset is empty.</returns>
+    /// <exception cref="ArgumentException">A member of <paramref name="group"/> is not in the local group.</exception>
+    /// <exception cref="ObjectDisposedException">The intercommunicator was disposed.</exception>
+    public new Intercommunicator? Create(Group group)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        var newLocal = _local.Create(group);
+        var remoteWorldRanks = SwapWithRemote(_local.ManagementChannel(), group.WorldRanks);
+        return Join(newLocal, remoteWorldRanks, ".create");
+    }
+
+    /// <summary>
+    /// The second half of Split and Create: a context pair agreed by both groups (every rank takes part), then the
+    /// intercommunicator of <paramref name="newLocal"/> (the local subset, with its own context) and the remote subset.
+    /// </summary>
+    private Intercommunicator? Join(Communicator? newLocal, int[] remoteWorldRanks, string suffix)
+    {
+        int context = AllocateAcross(Environment, _local.ManagementChannel(), 0, LeaderChannel(), _local.P2PContext);
+        if (newLocal is null || remoteWorldRanks.Length == 0)
+        {
+            newLocal?.Dispose();
+            return null;
+        }
+        return new Intercommunicator(Environment, newLocal.WorldRanks.ToArray(), newLocal.Rank, context, Name + suffix, remoteWorldRanks, newLocal);
+    }
+
+    /// <summary>Every rank of this group gets the other group's <paramref name="mine"/> (significant at the leaders only).</summary>
+    private int[] SwapWithRemote(InternalChannel local, int[] mine) =>
+        local.Broadcast(Rank == 0 ? SwapArrays(LeaderChannel(), mine) : null, 0);
+
+    /// <summary>Swaps int arrays of any length with the other leader (member 1 of <paramref name="leaders"/>).</summary>
+    private static int[] SwapArrays(InternalChannel leaders, int[] mine)
+    {
+        int count = mine.Length;
+        int remoteCount = 0;
+        leaders.SendReceive(MemoryMarshal.AsBytes(new ReadOnlySpan<int>(in count)), 1, MemoryMarshal.AsBytes(new Span<int>(ref remoteCount)), 1);
+        var theirs = new int[remoteCount];
+        leaders.SendReceive(MemoryMarshal.AsBytes(mine.AsSpan()), 1, MemoryMarshal.AsBytes(theirs.AsSpan()), 1);
+        return theirs;
+    }
+
     /// <summary>Rank 0 of each group to rank 0 of the other, on this intercommunicator's collective context.</summary>
     private InternalChannel LeaderChannel() =>
         new(Engine, CollectiveContext, InternalTags.Intercommunicator, [WorldRanks[0], PeerWorldRanks[0]], [0, 0], 0);
@@ -110,12 +187,7 @@ public sealed class Intercommunicator : Communicator
             leaders = new InternalChannel(peer!.Engine, peer.CollectiveContext, InternalTags.ForIntercommunicatorCreate(tag),
                 [peer.WorldRankOf(peer.Rank), peer.WorldRankOf(remoteLeader)], [peer.Rank, remoteLeader], 0);
             var mine = parent.WorldRanks.ToArray();
-            int count = mine.Length;
-            int remoteCount = 0;
-            leaders.SendReceive(MemoryMarshal.AsBytes(new ReadOnlySpan<int>(in count)), 1,
-                MemoryMarshal.AsBytes(new Span<int>(ref remoteCount)), 1);
-            remote = new int[remoteCount];
-            leaders.SendReceive(MemoryMarshal.AsBytes(mine.AsSpan()), 1, MemoryMarshal.AsBytes(remote.AsSpan()), 1);
+            remote = SwapArrays(leaders, mine);
             foreach (int w in remote)
             {
                 if (Array.IndexOf(mine, w) >= 0)

@@ -64,51 +64,36 @@ internal static class AllreduceAlgorithms
 
     public static async ValueTask RecursiveDoubling(CollectiveCall c, Buf buffer, Reducer op)
     {
-        int p = c.Size, r = c.Rank;
-        int pof2 = CollectiveCall.FloorPowerOfTwo(p);
-        int rem = p - pof2;
+        var fold = new PowerOfTwoFold(c.Size, c.Rank);
         using var temp = TempBuffer.Rent(buffer.Length);
         var tmp = temp.Buf;
-        int newRank;
-        if (r < 2 * rem)
+        await FoldIn(c, fold, buffer, tmp, op, 0).ConfigureAwait(false);
+        for (int mask = 1; mask < fold.Pof2 && !fold.SitsOut; mask <<= 1)
         {
-            if (r % 2 == 0)
-            {
-                await c.Send(buffer, r + 1, 0).ConfigureAwait(false);
-                newRank = -1;
-            }
-            else
-            {
-                await c.Receive(tmp, r - 1, 0).ConfigureAwait(false);
-                op.Apply(tmp, buffer, buffer);
-                newRank = r / 2;
-            }
+            int partner = fold.Partner(mask);
+            await c.SendReceive(buffer, partner, tmp, partner, 1).ConfigureAwait(false);
+            op.FoldInRankOrder(tmp, buffer, partner < c.Rank);
         }
-        else
+        await FoldOut(c, fold, buffer, 2).ConfigureAwait(false);
+    }
+
+    /// <summary>Before the core rounds (see <see cref="PowerOfTwoFold"/>): rank 2i hands its buffer to 2i + 1, which folds it in.</summary>
+    private static async ValueTask FoldIn(CollectiveCall c, PowerOfTwoFold fold, Buf buffer, Buf tmp, Reducer op, int phase)
+    {
+        if (fold.SitsOut)
         {
-            newRank = r - rem;
+            await c.Send(buffer, c.Rank + 1, phase).ConfigureAwait(false);
         }
-        if (newRank >= 0)
+        else if (fold.TakesIn)
         {
-            for (int mask = 1; mask < pof2; mask <<= 1)
-            {
-                int newPartner = newRank ^ mask;
-                int partner = newPartner < rem ? newPartner * 2 + 1 : newPartner + rem;
-                await c.SendReceive(buffer, partner, tmp, partner, 1).ConfigureAwait(false);
-                if (partner < r)
-                    op.Apply(tmp, buffer, buffer);
-                else
-                    op.Apply(buffer, tmp, buffer);
-            }
-        }
-        if (r < 2 * rem)
-        {
-            if (r % 2 != 0)
-                await c.Send(buffer, r - 1, 2).ConfigureAwait(false);
-            else
-                await c.Receive(buffer, r + 1, 2).ConfigureAwait(false);
+            await c.Receive(tmp, c.Rank - 1, phase).ConfigureAwait(false);
+            op.Apply(tmp, buffer, buffer);
         }
     }
+
+    /// <summary>After the core rounds: rank 2i + 1 hands the result back to 2i.</summary>
+    private static ValueTask FoldOut(CollectiveCall c, PowerOfTwoFold fold, Buf buffer, int phase) =>
+        fold.SitsOut ? c.Receive(buffer, c.Rank + 1, phase) : fold.TakesIn ? c.Send(buffer, c.Rank - 1, phase) : default;
 
     public static async ValueTask Ring(CollectiveCall c, Buf buffer, Reducer op)
     {
@@ -127,31 +112,12 @@ internal static class AllreduceAlgorithms
     /// </summary>
     public static async ValueTask Rabenseifner(CollectiveCall c, Buf buffer, Reducer op)
     {
-        int p = c.Size, r = c.Rank;
-        int pof2 = CollectiveCall.FloorPowerOfTwo(p);
-        int rem = p - pof2;
+        var fold = new PowerOfTwoFold(c.Size, c.Rank);
+        int pof2 = fold.Pof2, newRank = fold.CoreRank;
         long segment = ReduceScatterAlgorithms.SegmentBytes(c.Tuning, op.ElementSize);
         using var temp = TempBuffer.Rent(buffer.Length);
         var tmp = temp.Buf;
-        int newRank;
-        if (r < 2 * rem)
-        {
-            if (r % 2 == 0)
-            {
-                await c.Send(buffer, r + 1, 0).ConfigureAwait(false);
-                newRank = -1;
-            }
-            else
-            {
-                await c.Receive(tmp, r - 1, 0).ConfigureAwait(false);
-                op.Apply(tmp, buffer, buffer);
-                newRank = r / 2;
-            }
-        }
-        else
-        {
-            newRank = r - rem;
-        }
+        await FoldIn(c, fold, buffer, tmp, op, 0).ConfigureAwait(false);
         if (newRank >= 0)
         {
             var blocks = Blocks.Even(pof2, buffer.Length / op.ElementSize, op.ElementSize);
@@ -160,7 +126,7 @@ internal static class AllreduceAlgorithms
             for (; mask < pof2; mask <<= 1)
             {
                 int newPartner = newRank ^ mask;
-                int partner = newPartner < rem ? newPartner * 2 + 1 : newPartner + rem;
+                int partner = fold.RankOf(newPartner);
                 Buf outgoing, incoming;
                 if (newRank < newPartner)
                 {
@@ -193,7 +159,7 @@ internal static class AllreduceAlgorithms
             for (mask >>= 1; mask > 0; mask >>= 1)
             {
                 int newPartner = newRank ^ mask;
-                int partner = newPartner < rem ? newPartner * 2 + 1 : newPartner + rem;
+                int partner = fold.RankOf(newPartner);
                 Buf outgoing, incoming;
                 if (newRank < newPartner)
                 {
@@ -222,13 +188,7 @@ internal static class AllreduceAlgorithms
                     sendIndex = receiveIndex;
             }
         }
-        if (r < 2 * rem)
-        {
-            if (r % 2 != 0)
-                await c.Send(buffer, r - 1, 3).ConfigureAwait(false);
-            else
-                await c.Receive(buffer, r + 1, 3).ConfigureAwait(false);
-        }
+        await FoldOut(c, fold, buffer, 3).ConfigureAwait(false);
     }
 
     public static async ValueTask ReduceBroadcast(CollectiveCall c, Buf buffer, Reducer op)

@@ -56,61 +56,32 @@ internal static unsafe class BlockingCollectives
     [SkipLocalsInit]
     public static void Allreduce(CollectiveCall c, Buf buffer, Reducer op)
     {
-        int p = c.Size, r = c.Rank;
+        int r = c.Rank;
         byte* scratch = stackalloc byte[(int)buffer.Length];
         var tmp = new Buf(scratch, buffer.Length);
-        if (p == 2)
+        var fold = new PowerOfTwoFold(c.Size, r);
+        if (fold.SitsOut)
         {
-            // One exchange, then both fold in rank order.
-            int partner = 1 - r;
-            c.SendReceiveNow(buffer, partner, tmp, partner, 1);
-            if (partner < r)
-                op.Apply(tmp, buffer, buffer);
-            else
-                op.Apply(buffer, tmp, buffer);
-            return;
-        }
-        int pof2 = CollectiveCall.FloorPowerOfTwo(p);
-        int rem = p - pof2;
-        int newRank;
-        if (r < 2 * rem)
-        {
-            if (r % 2 == 0)
-            {
-                c.SendNow(buffer, r + 1, 0);
-                newRank = -1;
-            }
-            else
-            {
-                c.ReceiveNow(tmp, r - 1, 0);
-                op.Apply(tmp, buffer, buffer);
-                newRank = r / 2;
-            }
+            c.SendNow(buffer, r + 1, 0);
         }
         else
         {
-            newRank = r - rem;
-        }
-        if (newRank >= 0)
-        {
-            for (int mask = 1; mask < pof2; mask <<= 1)
+            if (fold.TakesIn)
             {
-                int newPartner = newRank ^ mask;
-                int partner = newPartner < rem ? newPartner * 2 + 1 : newPartner + rem;
+                c.ReceiveNow(tmp, r - 1, 0);
+                op.Apply(tmp, buffer, buffer);
+            }
+            for (int mask = 1; mask < fold.Pof2; mask <<= 1)
+            {
+                int partner = fold.Partner(mask);
                 c.SendReceiveNow(buffer, partner, tmp, partner, 1);
-                if (partner < r)
-                    op.Apply(tmp, buffer, buffer);
-                else
-                    op.Apply(buffer, tmp, buffer);
+                op.FoldInRankOrder(tmp, buffer, partner < r);
             }
         }
-        if (r < 2 * rem)
-        {
-            if (r % 2 != 0)
-                c.SendNow(buffer, r - 1, 2);
-            else
-                c.ReceiveNow(buffer, r + 1, 2);
-        }
+        if (fold.SitsOut)
+            c.ReceiveNow(buffer, r + 1, 2);
+        else if (fold.TakesIn)
+            c.SendNow(buffer, r - 1, 2);
     }
 
     /// <summary>

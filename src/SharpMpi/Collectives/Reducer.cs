@@ -30,6 +30,18 @@ internal abstract class Reducer
         if (dest.Length > 0)
             Apply(left.Ptr, right.Ptr, dest.Ptr, dest.Length / ElementSize);
     }
+
+    /// <summary>
+    /// Folds a partner's <paramref name="theirs"/> into <paramref name="mine"/> in rank order: the lower rank's data
+    /// on the left, so that non-commutative operators give the rank-ordered result.
+    /// </summary>
+    public void FoldInRankOrder(Buf theirs, Buf mine, bool theirsIsLower)
+    {
+        if (theirsIsLower)
+            Apply(theirs, mine, mine);
+        else
+            Apply(mine, theirs, mine);
+    }
 }
 
 /// <summary>An element-wise loop: d[i] = a[i] ∘ b[i]; d may alias a or b exactly.</summary>
