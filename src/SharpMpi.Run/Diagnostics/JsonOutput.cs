@@ -13,7 +13,9 @@ namespace SharpMpi.Run.Diagnostics;
 /// <see cref="System.Text.Json.Utf8JsonWriter"/> (compact, default encoder) would for them, at a fraction of
 /// the cost per value, which is what keeps <c>--trace</c> cheap.
 /// </remarks>
-internal sealed class JsonOutput(Stream stream, int bufferSize = 1 << 20)
+/// <param name="stream">Where full buffers go; null to keep everything in a buffer that grows (see <see cref="Written"/>).</param>
+/// <param name="bufferSize">Initial buffer size in bytes.</param>
+internal sealed class JsonOutput(Stream? stream, int bufferSize = 1 << 20)
 {
     private byte[] _buffer = new byte[bufferSize];
     private int _position;
@@ -60,16 +62,27 @@ internal sealed class JsonOutput(Stream stream, int bufferSize = 1 << 20)
         _position += n;
     }
 
+    /// <summary>What is buffered (everything written since the last <see cref="Clear"/> when there is no stream).</summary>
+    public ReadOnlySpan<byte> Written => _buffer.AsSpan(0, _position);
+
+    /// <summary>Forgets what is buffered.</summary>
+    public void Clear() => _position = 0;
+
     /// <summary>Writes what is buffered to the stream.</summary>
     public void Flush()
     {
-        stream.Write(_buffer, 0, _position);
+        stream?.Write(_buffer, 0, _position);
         _position = 0;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void MakeRoom(int length)
     {
+        if (stream is null)
+        {
+            Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _position + length));
+            return;
+        }
         Flush();
         if (length > _buffer.Length)
             _buffer = new byte[length];
