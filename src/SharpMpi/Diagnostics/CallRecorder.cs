@@ -35,9 +35,9 @@ internal sealed class CallRecorder
     private readonly Dictionary<(int Context, int Peer, int Tag), long> _sendSequence = new();
     private readonly Dictionary<(int Context, int Peer, int Tag), long> _receiveSequence = new();
     private readonly CallTable? _calls;
-    private readonly Dictionary<(string Call, string Site), CallStats>? _sites;
+    private readonly Dictionary<(string Call, CallSite Site), CallStats>? _sites;
     private readonly int _siteInterval;
-    private readonly Dictionary<(IntPtr Method, int Offset), string>? _siteNames;
+    private readonly Dictionary<(IntPtr Method, int Offset), CallSite>? _siteNames;
     private readonly long _anchorTicks;
     private readonly double _anchorUnixMicroseconds;
     private long _finishTicks;
@@ -196,7 +196,7 @@ internal sealed class CallRecorder
                 return;
             weight = _siteInterval;
         }
-        string? site = CallSite();
+        var site = FindCallSite();
         if (site is null)
             return;
         lock (_lock)
@@ -281,8 +281,8 @@ internal sealed class CallRecorder
 
     private static readonly Assembly s_library = typeof(CallRecorder).Assembly;
 
-    // The first frame outside SharpMpi: the user's call. File and line are looked up once per site.
-    private string? CallSite()
+    // The first frame outside SharpMpi: the user's call; described once per (method, offset).
+    private CallSite? FindCallSite()
     {
         var trace = new StackTrace(2, false);
         for (int i = 0; i < trace.FrameCount; i++)
@@ -294,32 +294,12 @@ internal sealed class CallRecorder
             var key = (method.MethodHandle.Value, frame!.GetILOffset());
             lock (_siteNames!)
             {
-                if (_siteNames.TryGetValue(key, out string? known))
-                    return known;
+                if (!_siteNames.TryGetValue(key, out var site))
+                    _siteNames[key] = site = CallSite.Of(method, key.Item2);
+                return site;
             }
-            string name = DescribeSite(method, key.Item2, 2 + i);
-            lock (_siteNames)
-                _siteNames[key] = name;
-            return name;
         }
         return null;
-    }
-
-    private static string DescribeSite(MethodBase method, int ilOffset, int skip)
-    {
-        var detailed = new StackTrace(skip, true);
-        for (int i = 0; i < detailed.FrameCount; i++)
-        {
-            var f = detailed.GetFrame(i);
-            if (f?.GetMethod() is { } m && m.MethodHandle == method.MethodHandle && f.GetILOffset() == ilOffset)
-            {
-                string where = $"{method.DeclaringType?.Name}.{method.Name}";
-                return f.GetFileName() is { } file
-                    ? $"{Path.GetFileName(file)}:{f.GetFileLineNumber().ToString(CultureInfo.InvariantCulture)} ({where})"
-                    : $"{where}+IL_{ilOffset:x4}";
-            }
-        }
-        return $"{method.DeclaringType?.Name}.{method.Name}+IL_{ilOffset:x4}";
     }
 
     /// <summary>Writes the trace and profile files (once; later calls do nothing). Never throws.</summary>
@@ -384,7 +364,15 @@ internal sealed class CallRecorder
                 {
                     w.WriteStartObject();
                     w.WriteString("call", call);
-                    w.WriteString("site", site);
+                    w.WriteString("site", site.Fallback);
+                    if (site.Module is not null)
+                    {
+                        // For the launcher to replace "site" with file:line (see CallSite).
+                        w.WriteString("where", site.Where);
+                        w.WriteString("module", site.Module);
+                        w.WriteNumber("method", site.MethodToken);
+                        w.WriteNumber("il", site.ILOffset);
+                    }
                     WriteStats(w, s);
                     w.WriteEndObject();
                 }
