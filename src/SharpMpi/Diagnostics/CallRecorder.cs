@@ -10,15 +10,16 @@ namespace SharpMpi.Diagnostics;
 
 /// <summary>
 /// A rank's record of its MPI calls, for <c>--trace</c> (every call with its arguments, in a
-/// <see cref="TraceBuffer"/> written at finalize as <c>trace.&lt;rank&gt;.bin</c>, see <see cref="TraceFile"/>) and <c>--profile</c> (count, time and bytes per
-/// call and per call site, written as <c>profile.&lt;rank&gt;.json</c>). The launcher merges the files.
+/// <see cref="TraceBuffer"/> written at finalize as <c>trace.&lt;rank&gt;.bin</c>, see <see cref="TraceFile"/>)
+/// and <c>--profile</c> (count, time and bytes per call and per call site, written as
+/// <c>profile.&lt;rank&gt;.json</c>). The launcher merges the files.
 /// </summary>
 /// <remarks>
 /// Recording is on the path of every MPI call, so it only stores raw <see cref="Stopwatch"/> ticks, ints,
 /// and ids of strings that already exist (call names are literals, communicator names are fields; see
 /// <see cref="TraceStrings"/>) into the buffer's current chunk. Nothing is formatted or allocated per call;
-/// times become microseconds and JSON only in the launcher. Profile statistics are keyed by the name's reference (a header read,
-/// not a string hash) and merged by value when written. Call sites need a stack walk (microseconds), so
+/// times become microseconds and JSON only in the launcher. Profile statistics are keyed by the name's
+/// reference (a header read, not a string hash) and merged by value when written. Call sites need a stack walk (microseconds), so
 /// they are sampled: every call of a name until it has been seen <see cref="ExactSiteCalls"/> times, then
 /// one call in <see cref="DiagnosticsSettings.SiteSampleInterval"/> at random, weighted by the interval,
 /// which keeps the per-site numbers unbiased estimates while the per-call numbers stay exact.
