@@ -46,6 +46,9 @@ internal sealed class KvsServer : IAsyncDisposable
     /// <summary>A rank reported what it is blocked in, or "" when it no longer is: (rank, state). Raised on a pool thread.</summary>
     public event Action<int, string>? BlockedChanged;
 
+    /// <summary>A rank finalized (its diagnostics files are written; its process is about to exit): the rank. Raised on a pool thread.</summary>
+    public event Action<int>? Finalized;
+
     /// <summary>A connection was refused (wrong secret, bad rank, garbage): a line for --verbose. Raised on a pool thread.</summary>
     public event Action<string>? Rejected;
 
@@ -202,6 +205,7 @@ internal sealed class KvsServer : IAsyncDisposable
                 Aborted?.Invoke(rank, code, request.Fields.Length > 1 ? request.Fields[1] : "");
                 return (KvsOp.Ok, []);
             case KvsOp.Finalize:
+                Finalized?.Invoke(rank);
                 return (KvsOp.Ok, []);
             case KvsOp.Blocked:
                 BlockedChanged?.Invoke(rank, request.Field(0));

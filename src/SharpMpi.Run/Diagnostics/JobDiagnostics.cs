@@ -19,12 +19,16 @@ internal sealed class JobDiagnostics : IDisposable
     private readonly DeadlockDetector? _detector;
     private readonly CancellationTokenSource _stop = new();
     private readonly Action<string> _message;
+    private readonly bool[] _finalized;
+    private int _finalizedCount;
+    private Task<(int Events, int Flows, int Ranks)>? _merge;
 
     private JobDiagnostics(JobDiagnosticsOptions options, int size, Action<string> message)
     {
         _options = options;
         _size = size;
         _message = message;
+        _finalized = new bool[size];
         var environment = new List<KeyValuePair<string, string>>();
         if (options.TracePath is not null || options.ProfileWanted)
         {
@@ -60,7 +64,27 @@ internal sealed class JobDiagnostics : IDisposable
             kvs.BlockedChanged += detector.Update;
             _ = d.WatchAsync(detector, deadlocked);
         }
+        if (options.TracePath is not null)
+            kvs.Finalized += d.RankFinalized;
         return d;
+    }
+
+    /// <summary>
+    /// A rank finalized, so its trace file is complete. Once every rank has, the merge starts at once, while
+    /// the ranks' processes shut down and the launcher collects them, instead of after all that.
+    /// </summary>
+    private void RankFinalized(int rank)
+    {
+        lock (_finalized)
+        {
+            if (_finalized[rank] || _merge is not null)
+                return;
+            _finalized[rank] = true;
+            if (++_finalizedCount < _size)
+                return;
+            string trace = _options.TracePath!;
+            _merge = Task.Run(() => TraceMerger.Merge(_directory!, _size, trace));
+        }
     }
 
     /// <summary>A rank's process has ended.</summary>
@@ -96,7 +120,11 @@ internal sealed class JobDiagnostics : IDisposable
         {
             if (_options.TracePath is string trace)
             {
-                var (events, flows, ranks) = TraceMerger.Merge(_directory, _size, trace);
+                Task<(int Events, int Flows, int Ranks)>? started;
+                lock (_finalized)
+                    started = _merge;
+                // Started when the last rank finalized; else (a rank aborted or was killed) merged now from the files there are.
+                var (events, flows, ranks) = started is not null ? started.GetAwaiter().GetResult() : TraceMerger.Merge(_directory, _size, trace);
                 _message($"sharpmpi: trace: {events} calls of {ranks} rank(s), {flows} message arrows -> {trace} (open in ui.perfetto.dev)");
             }
             if (_options.ProfileWanted)

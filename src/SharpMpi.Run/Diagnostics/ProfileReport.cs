@@ -20,6 +20,7 @@ internal sealed class ProfileReport
     public static ProfileReport Load(string directory, int size)
     {
         var report = new ProfileReport();
+        using var lines = new SourceLines();
         for (int rank = 0; rank < size; rank++)
         {
             string file = Path.Combine(directory, $"profile.{rank.ToString(CultureInfo.InvariantCulture)}.json");
@@ -33,7 +34,7 @@ internal sealed class ProfileReport
                     report._siteSampleInterval = Math.Max(report._siteSampleInterval, interval.GetInt32());
                 report._ranks.Add(new RankProfile(rank, root.GetProperty("host").GetString() ?? "",
                     root.GetProperty("appSeconds").GetDouble(), root.GetProperty("mpiSeconds").GetDouble(),
-                    Read(root.GetProperty("calls")), Read(root.GetProperty("sites"))));
+                    Read(root.GetProperty("calls"), lines), Read(root.GetProperty("sites"), lines)));
             }
             catch (JsonException)
             {
@@ -43,15 +44,28 @@ internal sealed class ProfileReport
         return report;
     }
 
-    private static List<Stats> Read(JsonElement array) =>
+    private static List<Stats> Read(JsonElement array, SourceLines lines) =>
         [.. array.EnumerateArray().Select(e => new Stats(
             e.GetProperty("call").GetString() ?? "?",
-            e.TryGetProperty("site", out var s) ? s.GetString() ?? "" : "",
+            Site(e, lines),
             e.GetProperty("count").GetInt64(),
             e.GetProperty("seconds").GetDouble(),
             e.GetProperty("minSeconds").GetDouble(),
             e.GetProperty("maxSeconds").GetDouble(),
             e.GetProperty("bytes").GetInt64()))];
+
+    // "File.cs:line (Type.Method)" when the rank said where the call is and the PDB has its line, else as the rank wrote it.
+    private static string Site(JsonElement e, SourceLines lines)
+    {
+        string site = e.TryGetProperty("site", out var s) ? s.GetString() ?? "" : "";
+        if (e.TryGetProperty("module", out var module) && module.GetString() is { } path
+            && e.TryGetProperty("method", out var method) && e.TryGetProperty("il", out var il)
+            && lines.Find(path, method.GetInt32(), il.GetInt32()) is { } line)
+        {
+            return $"{line} ({(e.TryGetProperty("where", out var where) ? where.GetString() : "?")})";
+        }
+        return site;
+    }
 
     public int RankCount => _ranks.Count;
 

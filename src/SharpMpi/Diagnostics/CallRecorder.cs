@@ -9,16 +9,17 @@ using System.Text.Json;
 namespace SharpMpi.Diagnostics;
 
 /// <summary>
-/// A rank's record of its MPI calls, for <c>--trace</c> (every call with its arguments, in a preallocated
-/// ring written at finalize as <c>trace.&lt;rank&gt;.json</c>) and <c>--profile</c> (count, time and bytes per
-/// call and per call site, written as <c>profile.&lt;rank&gt;.json</c>). The launcher merges the files.
+/// A rank's record of its MPI calls, for <c>--trace</c> (every call with its arguments, in a
+/// <see cref="TraceBuffer"/> written at finalize as <c>trace.&lt;rank&gt;.bin</c>, see <see cref="TraceFile"/>)
+/// and <c>--profile</c> (count, time and bytes per call and per call site, written as
+/// <c>profile.&lt;rank&gt;.json</c>). The launcher merges the files.
 /// </summary>
 /// <remarks>
-/// Recording is on the path of every MPI call, so it only stores: raw <see cref="Stopwatch"/> ticks, ints,
-/// and references to strings that already exist (call names are literals, communicator names are fields),
-/// into a ring allocated once. Nothing is formatted or allocated per call; times become microseconds and
-/// JSON only in <see cref="Write"/>. Profile statistics are keyed by the name's reference (a header read,
-/// not a string hash) and merged by value when written. Call sites need a stack walk (microseconds), so
+/// Recording is on the path of every MPI call, so it only stores raw <see cref="Stopwatch"/> ticks, ints,
+/// and ids of strings that already exist (call names are literals, communicator names are fields; see
+/// <see cref="TraceStrings"/>) into the buffer's current chunk. Nothing is formatted or allocated per call;
+/// times become microseconds and JSON only in the launcher. Profile statistics are keyed by the name's
+/// reference (a header read, not a string hash) and merged by value when written. Call sites need a stack walk (microseconds), so
 /// they are sampled: every call of a name until it has been seen <see cref="ExactSiteCalls"/> times, then
 /// one call in <see cref="DiagnosticsSettings.SiteSampleInterval"/> at random, weighted by the interval,
 /// which keeps the per-site numbers unbiased estimates while the per-call numbers stay exact.
@@ -29,15 +30,15 @@ namespace SharpMpi.Diagnostics;
 /// </remarks>
 internal sealed class CallRecorder
 {
-    private readonly TraceRecord[]? _ring;
-    private long _next;
+    private readonly TraceBuffer? _ring;
+    private readonly TraceStrings? _strings;
     private readonly object _lock = new();
     private readonly Dictionary<(int Context, int Peer, int Tag), long> _sendSequence = new();
     private readonly Dictionary<(int Context, int Peer, int Tag), long> _receiveSequence = new();
     private readonly CallTable? _calls;
-    private readonly Dictionary<(string Call, string Site), CallStats>? _sites;
+    private readonly Dictionary<(string Call, CallSite Site), CallStats>? _sites;
     private readonly int _siteInterval;
-    private readonly Dictionary<(IntPtr Method, int Offset), string>? _siteNames;
+    private readonly Dictionary<(IntPtr Method, int Offset), CallSite>? _siteNames;
     private readonly long _anchorTicks;
     private readonly double _anchorUnixMicroseconds;
     private long _finishTicks;
@@ -48,7 +49,10 @@ internal sealed class CallRecorder
         WorldRank = worldRank;
         Settings = settings;
         if (settings.TraceDirectory is not null)
-            _ring = new TraceRecord[settings.TraceCapacity];
+        {
+            _ring = new TraceBuffer(settings.TraceCapacity);
+            _strings = new TraceStrings();
+        }
         if (settings.ProfileDirectory is not null)
         {
             _calls = new CallTable();
@@ -138,26 +142,27 @@ internal sealed class CallRecorder
         }
         if (_ring is not null)
         {
-            long index = Interlocked.Increment(ref _next) - 1;
-            ref var e = ref _ring[index % _ring.Length];
-            e = default;
-            e.Root = -1;
-            e.Name = scope.Name;
-            e.CommName = comm.Name;
-            e.Context = context;
-            e.SelfRank = comm.Rank;
-            e.Start = scope.Start;
-            e.End = end;
-            e.Thread = Environment.CurrentManagedThreadId;
-            e.Peer = scope.Peer;
-            e.Tag = scope.Tag;
-            e.Bytes = scope.Bytes;
-            e.SendDestWorld = scope.SendDestWorld;
-            e.SendSeq = sendSeq;
-            e.ReceiveSource = receiveSource;
-            e.ReceiveTag = receiveTag;
-            e.ReceiveSeq = receiveSeq;
-            e.ReceivedBytes = receivedBytes;
+            // One whole-struct store: the slot may hold an overwritten record.
+            _ring.Reserve() = new TraceRecord
+            {
+                Root = -1,
+                Name = _strings!.IdOf(scope.Name),
+                CommName = _strings.IdOf(comm.Name),
+                Context = context,
+                SelfRank = comm.Rank,
+                Start = scope.Start,
+                End = end,
+                Thread = Environment.CurrentManagedThreadId,
+                Peer = scope.Peer,
+                Tag = scope.Tag,
+                Bytes = scope.Bytes,
+                SendDestWorld = scope.SendDestWorld,
+                SendSeq = sendSeq,
+                ReceiveSource = receiveSource,
+                ReceiveTag = receiveTag,
+                ReceiveSeq = receiveSeq,
+                ReceivedBytes = receivedBytes,
+            };
         }
         if (_calls is not null)
             Profile(scope.Name, end - scope.Start, scope.SendDestWorld >= 0 ? scope.Bytes : receivedBytes);
@@ -192,7 +197,7 @@ internal sealed class CallRecorder
                 return;
             weight = _siteInterval;
         }
-        string? site = CallSite();
+        var site = FindCallSite();
         if (site is null)
             return;
         lock (_lock)
@@ -207,26 +212,26 @@ internal sealed class CallRecorder
     {
         if (_ring is not null)
         {
-            long index = Interlocked.Increment(ref _next) - 1;
-            ref var e = ref _ring[index % _ring.Length];
-            e = default;
-            e.Name = name;
-            e.CommName = comm.Name;
-            e.Context = comm.P2PContext;
-            e.SelfRank = comm.Rank;
-            e.Start = start;
-            e.End = end;
-            e.Thread = Environment.CurrentManagedThreadId;
-            e.Peer = -2;
-            e.Tag = sequence;
-            e.Root = root;
-            e.IsCollective = true;
-            e.Bytes = bytes;
-            e.Op = op;
-            e.SendDestWorld = -1;
-            e.SendSeq = -1;
-            e.ReceiveSource = -1;
-            e.ReceiveSeq = -1;
+            _ring.Reserve() = new TraceRecord
+            {
+                Name = _strings!.IdOf(name),
+                CommName = _strings.IdOf(comm.Name),
+                Context = comm.P2PContext,
+                SelfRank = comm.Rank,
+                Start = start,
+                End = end,
+                Thread = Environment.CurrentManagedThreadId,
+                Peer = -2,
+                Tag = sequence,
+                Root = root,
+                IsCollective = true,
+                Bytes = bytes,
+                Op = _strings.IdOf(op),
+                SendDestWorld = -1,
+                SendSeq = -1,
+                ReceiveSource = -1,
+                ReceiveSeq = -1,
+            };
         }
         if (_calls is not null)
             Profile(name, end - start, bytes);
@@ -277,8 +282,8 @@ internal sealed class CallRecorder
 
     private static readonly Assembly s_library = typeof(CallRecorder).Assembly;
 
-    // The first frame outside SharpMpi: the user's call. File and line are looked up once per site.
-    private string? CallSite()
+    // The first frame outside SharpMpi: the user's call; described once per (method, offset).
+    private CallSite? FindCallSite()
     {
         var trace = new StackTrace(2, false);
         for (int i = 0; i < trace.FrameCount; i++)
@@ -290,39 +295,13 @@ internal sealed class CallRecorder
             var key = (method.MethodHandle.Value, frame!.GetILOffset());
             lock (_siteNames!)
             {
-                if (_siteNames.TryGetValue(key, out string? known))
-                    return known;
+                if (!_siteNames.TryGetValue(key, out var site))
+                    _siteNames[key] = site = CallSite.Of(method, key.Item2);
+                return site;
             }
-            string name = DescribeSite(method, key.Item2, 2 + i);
-            lock (_siteNames)
-                _siteNames[key] = name;
-            return name;
         }
         return null;
     }
-
-    private static string DescribeSite(MethodBase method, int ilOffset, int skip)
-    {
-        var detailed = new StackTrace(skip, true);
-        for (int i = 0; i < detailed.FrameCount; i++)
-        {
-            var f = detailed.GetFrame(i);
-            if (f?.GetMethod() is { } m && m.MethodHandle == method.MethodHandle && f.GetILOffset() == ilOffset)
-            {
-                string where = $"{method.DeclaringType?.Name}.{method.Name}";
-                return f.GetFileName() is { } file
-                    ? $"{Path.GetFileName(file)}:{f.GetFileLineNumber().ToString(CultureInfo.InvariantCulture)} ({where})"
-                    : $"{where}+IL_{ilOffset:x4}";
-            }
-        }
-        return $"{method.DeclaringType?.Name}.{method.Name}+IL_{ilOffset:x4}";
-    }
-
-    /// <summary>Nanoseconds since the Unix epoch of a Stopwatch timestamp (aligned across processes by the wall clock at start).</summary>
-    private long UnixNanoseconds(long ticks) => (long)(_anchorUnixMicroseconds * 1e3) + Nanoseconds(ticks - _anchorTicks);
-
-    private static long Nanoseconds(long ticks) =>
-        Stopwatch.Frequency == 1_000_000_000 ? ticks : (long)(ticks * (1e9 / Stopwatch.Frequency));
 
     /// <summary>Writes the trace and profile files (once; later calls do nothing). Never throws.</summary>
     public void Write(string reason)
@@ -333,7 +312,10 @@ internal sealed class CallRecorder
         try
         {
             if (_ring is not null)
-                WriteTrace(Path.Combine(Settings.TraceDirectory!, $"trace.{WorldRank.ToString(CultureInfo.InvariantCulture)}.json"), reason);
+            {
+                TraceFile.Write(Path.Combine(Settings.TraceDirectory!, TraceFile.FileName(WorldRank)), WorldRank, reason,
+                    _anchorTicks, (long)(_anchorUnixMicroseconds * 1e3), _strings!, _ring);
+            }
             if (_calls is not null)
                 WriteProfile(Path.Combine(Settings.ProfileDirectory!, $"profile.{WorldRank.ToString(CultureInfo.InvariantCulture)}.json"), reason);
         }
@@ -342,99 +324,6 @@ internal sealed class CallRecorder
             Console.Error.WriteLine($"sharpmpi: rank {WorldRank}: cannot write diagnostics: {e.Message}");
         }
     }
-
-    // Integers only (times in nanoseconds): formatting a double costs several times more, and this loop
-    // runs once per event at the end of the job; the launcher turns them into Chrome's microseconds.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void WriteTrace(string path, string reason)
-    {
-        long count = Volatile.Read(ref _next);
-        long first = Math.Max(0, count - _ring!.Length);
-        string temp = path + ".tmp";
-        using (var stream = File.Create(temp))
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { SkipValidation = true }))
-        {
-            w.WriteStartObject();
-            w.WriteNumber("rank", WorldRank);
-            w.WriteString("host", Environment.MachineName);
-            w.WriteNumber("pid", Environment.ProcessId);
-            w.WriteString("end", reason);
-            w.WriteNumber("dropped", first);
-            w.WriteStartArray("events");
-            for (long i = first; i < count; i++)
-            {
-                ref var e = ref _ring[i % _ring.Length];
-                if (e.Name is null)
-                    continue;
-                w.WriteStartObject();
-                w.WriteString(Keys.Name, e.Name);
-                w.WriteNumber(Keys.TsNs, UnixNanoseconds(e.Start));
-                w.WriteNumber(Keys.DurNs, Nanoseconds(e.End - e.Start));
-                w.WriteNumber(Keys.Tid, e.Thread);
-                w.WriteString(Keys.Comm, e.CommName);
-                w.WriteNumber(Keys.Context, e.Context);
-                if (e.IsCollective)
-                {
-                    w.WriteNumber(Keys.Sequence, e.Tag);
-                    if (e.Root >= 0)
-                        w.WriteNumber(Keys.Root, e.Root);
-                    w.WriteNumber(Keys.Bytes, e.Bytes);
-                    if (e.Op is not null)
-                        w.WriteString(Keys.Op, e.Op);
-                }
-                else
-                {
-                    if (e.Peer != -2)
-                        w.WriteNumber(Keys.Peer, e.Peer);
-                    if (e.Tag != -1 || e.Peer != -2)
-                        w.WriteNumber(Keys.Tag, e.Tag);
-                    w.WriteNumber(Keys.Bytes, e.Bytes);
-                }
-                if (e.SendSeq >= 0)
-                    w.WriteString(Keys.FlowOut, FlowKey(e.Context, e.SelfRank, e.SendDestWorld, e.Tag, e.SendSeq));
-                if (e.ReceiveSource >= 0)
-                {
-                    // A receive, or a probe that found a message (which has no arrow: the receive takes it).
-                    w.WriteNumber(Keys.Source, e.ReceiveSource);
-                    w.WriteNumber(Keys.ReceivedTag, e.ReceiveTag);
-                    w.WriteNumber(Keys.ReceivedBytes, e.ReceivedBytes);
-                }
-                if (e.ReceiveSeq >= 0)
-                    w.WriteString(Keys.FlowIn, FlowKey(e.Context, e.ReceiveSource, WorldRank, e.ReceiveTag, e.ReceiveSeq));
-                w.WriteEndObject();
-                if (w.BytesPending > 1 << 20)
-                    w.Flush();
-            }
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        File.Move(temp, path, overwrite: true);
-    }
-
-    /// <summary>Property names of trace events, encoded once.</summary>
-    private static class Keys
-    {
-        public static readonly JsonEncodedText Name = JsonEncodedText.Encode("name");
-        public static readonly JsonEncodedText TsNs = JsonEncodedText.Encode("tsNs");
-        public static readonly JsonEncodedText DurNs = JsonEncodedText.Encode("durNs");
-        public static readonly JsonEncodedText Tid = JsonEncodedText.Encode("tid");
-        public static readonly JsonEncodedText Comm = JsonEncodedText.Encode("comm");
-        public static readonly JsonEncodedText Context = JsonEncodedText.Encode("context");
-        public static readonly JsonEncodedText Sequence = JsonEncodedText.Encode("sequence");
-        public static readonly JsonEncodedText Root = JsonEncodedText.Encode("root");
-        public static readonly JsonEncodedText Bytes = JsonEncodedText.Encode("bytes");
-        public static readonly JsonEncodedText Op = JsonEncodedText.Encode("op");
-        public static readonly JsonEncodedText Peer = JsonEncodedText.Encode("peer");
-        public static readonly JsonEncodedText Tag = JsonEncodedText.Encode("tag");
-        public static readonly JsonEncodedText FlowOut = JsonEncodedText.Encode("flowOut");
-        public static readonly JsonEncodedText Source = JsonEncodedText.Encode("source");
-        public static readonly JsonEncodedText ReceivedTag = JsonEncodedText.Encode("receivedTag");
-        public static readonly JsonEncodedText ReceivedBytes = JsonEncodedText.Encode("receivedBytes");
-        public static readonly JsonEncodedText FlowIn = JsonEncodedText.Encode("flowIn");
-    }
-
-    private static string FlowKey(int context, int source, int destinationWorld, int tag, long seq) =>
-        string.Create(CultureInfo.InvariantCulture, $"{context}:{source}:{destinationWorld}:{tag}:{seq}");
 
     private void WriteProfile(string path, string reason)
     {
@@ -476,7 +365,15 @@ internal sealed class CallRecorder
                 {
                     w.WriteStartObject();
                     w.WriteString("call", call);
-                    w.WriteString("site", site);
+                    w.WriteString("site", site.Fallback);
+                    if (site.Module is not null)
+                    {
+                        // For the launcher to replace "site" with file:line (see CallSite).
+                        w.WriteString("where", site.Where);
+                        w.WriteString("module", site.Module);
+                        w.WriteNumber("method", site.MethodToken);
+                        w.WriteNumber("il", site.ILOffset);
+                    }
                     WriteStats(w, s);
                     w.WriteEndObject();
                 }
@@ -567,28 +464,5 @@ internal sealed class CallRecorder
         public long MinTicks;
         public long MaxTicks;
         public long Bytes;
-    }
-
-    private struct TraceRecord
-    {
-        public string? Name;
-        public string? CommName;
-        public string? Op;
-        public long Start;
-        public long End;
-        public long Bytes;
-        public long SendSeq;
-        public long ReceiveSeq;
-        public long ReceivedBytes;
-        public int Thread;
-        public int Context;
-        public int SelfRank;
-        public int Peer;
-        public int Tag;
-        public int Root;
-        public int SendDestWorld;
-        public int ReceiveSource;
-        public int ReceiveTag;
-        public bool IsCollective;
     }
 }

@@ -6,7 +6,7 @@ namespace SharpMpi.Diagnostics;
 /// What a rank records, from the variables the launcher sets (<c>sharpmpi run --trace/--profile</c> and the
 /// deadlock detector). Read once at start-up; all off when run without a launcher.
 /// </summary>
-/// <param name="TraceDirectory">Write <c>trace.&lt;rank&gt;.json</c> here at finalize (SHARPMPI_TRACE), or null.</param>
+/// <param name="TraceDirectory">Write <c>trace.&lt;rank&gt;.bin</c> here at finalize (SHARPMPI_TRACE), or null.</param>
 /// <param name="ProfileDirectory">Write <c>profile.&lt;rank&gt;.json</c> here at finalize (SHARPMPI_PROFILE), or null.</param>
 /// <param name="CallSites">Attribute profiled calls to the user's call site (SHARPMPI_PROFILE_CALLSITES=1).</param>
 /// <param name="TraceCapacity">Events kept per rank; older ones are overwritten (SHARPMPI_TRACE_EVENTS).</param>
@@ -37,7 +37,7 @@ internal sealed record DiagnosticsSettings(
     public const string TraceCapacityVariable = "SHARPMPI_TRACE_EVENTS";
     public const string BlockedReportVariable = "SHARPMPI_BLOCKED_REPORT_MS";
 
-    /// <summary>Default number of trace events kept per rank (about 100 bytes each).</summary>
+    /// <summary>Default number of trace events kept per rank (96 bytes each, allocated as they are recorded).</summary>
     public const int DefaultTraceCapacity = 1 << 18;
 
     public bool RecordsCalls => TraceDirectory is not null || ProfileDirectory is not null;

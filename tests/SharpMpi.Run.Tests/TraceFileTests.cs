@@ -1,0 +1,208 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Text.Json;
+using SharpMpi.Diagnostics;
+using SharpMpi.Run.Diagnostics;
+
+namespace SharpMpi.Run.Tests;
+
+/// <summary>The trace buffer, the rank trace file and the merger, without processes.</summary>
+public sealed class TraceFileTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("sharpmpi-trace-test-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private static TraceRecord Call(ushort name, long start, long end) => new()
+    {
+        Name = name,
+        CommName = 0,
+        Start = start,
+        End = end,
+        Thread = 1,
+        Peer = -2,
+        Tag = -1,
+        Root = -1,
+        SendDestWorld = -1,
+        SendSeq = -1,
+        ReceiveSource = -1,
+        ReceiveSeq = -1,
+    };
+
+    [Fact]
+    public void TraceBuffer_MoreRecordsThanCapacity_KeepsTheNewestInOrder()
+    {
+        var buffer = new TraceBuffer(2 * TraceBuffer.ChunkRecords);
+        long total = 5L * TraceBuffer.ChunkRecords + 123;
+        for (long i = 0; i < total; i++)
+            buffer.Reserve() = Call(1, i, i);
+
+        var ranges = buffer.Snapshot(out long dropped);
+        Assert.Equal(total - buffer.Capacity, dropped);
+        long expected = dropped;
+        foreach (var range in ranges)
+        {
+            foreach (var r in range.Span)
+                Assert.Equal(expected++, r.Start);
+        }
+        Assert.Equal(total, expected);
+    }
+
+    [Fact]
+    public void TraceBuffer_FewRecords_AllocatesOnlyTheChunksReached()
+    {
+        var buffer = new TraceBuffer(1 << 18);
+        for (int i = 0; i < 10; i++)
+            buffer.Reserve() = Call(1, i, i);
+        var ranges = buffer.Snapshot(out long dropped);
+        Assert.Equal(0, dropped);
+        Assert.Equal(10, Assert.Single(ranges).Length);
+    }
+
+    [Fact]
+    public void TraceStrings_EqualTextsFromDifferentStrings_ShareOneId()
+    {
+        var strings = new TraceStrings();
+        string a = new('x', 3), b = new('x', 3);
+        Assert.Equal(0, strings.IdOf(null));
+        ushort id = strings.IdOf(a);
+        Assert.NotEqual(0, id);
+        Assert.Equal(id, strings.IdOf(b));
+        Assert.Equal(id, strings.IdOf(a));
+        Assert.NotEqual(id, strings.IdOf("Send"));
+        Assert.Equal("xxx", strings.Snapshot()[id]);
+    }
+
+    [Fact]
+    public void TraceStrings_ManyStringObjects_KeepIdsStable()
+    {
+        var strings = new TraceStrings();
+        var ids = new Dictionary<string, ushort>();
+        // More distinct string objects than the reference cache keeps, over a few texts.
+        for (int i = 0; i < 10_000; i++)
+        {
+            string text = $"comm{i % 7}";
+            ushort id = strings.IdOf(text);
+            Assert.Equal(ids.TryGetValue(text, out ushort known) ? known : ids[text] = id, id);
+        }
+        Assert.Equal(7 + 2, strings.Snapshot().Length);
+    }
+
+    private string WriteRank(int rank, params (string Name, TraceRecord Record)[] calls)
+    {
+        var strings = new TraceStrings();
+        var buffer = new TraceBuffer(Math.Max(1, calls.Length));
+        foreach (var (name, record) in calls)
+        {
+            var r = record;
+            r.Name = strings.IdOf(name);
+            r.CommName = strings.IdOf("World");
+            buffer.Reserve() = r;
+        }
+        string path = Path.Combine(_directory, TraceFile.FileName(rank));
+        TraceFile.Write(path, rank, "finalize", anchorTicks: 0, anchorUnixNanoseconds: 1_000_000_000_000, strings, buffer);
+        return path;
+    }
+
+    private static long Ticks(long nanoseconds) => nanoseconds * Stopwatch.Frequency / 1_000_000_000;
+
+    [Fact]
+    public void TraceFile_WrittenAndRead_RoundTripsRecordsAndStrings()
+    {
+        var send = Call(0, Ticks(2000), Ticks(5000)) with { Peer = 1, Tag = 7, Bytes = 128, SendDestWorld = 1, SendSeq = 0, Context = 4 };
+        string path = WriteRank(3, ("Send", send), ("Barrier", Call(0, Ticks(6000), Ticks(9000)) with { IsCollective = true, Tag = 1 }));
+
+        var file = TraceFile.Read(path);
+        Assert.NotNull(file);
+        Assert.Equal(3, file.Rank);
+        Assert.Equal("finalize", file.Reason);
+        Assert.Equal(Environment.MachineName, file.Host);
+        Assert.Equal(2, file.RecordCount);
+        var first = file.Records[0];
+        Assert.Equal("Send", file.Strings[first.Name]);
+        Assert.Equal("World", file.Strings[first.CommName]);
+        Assert.Equal((1, 7, 128L, 1, 0L, 4), (first.Peer, first.Tag, first.Bytes, first.SendDestWorld, first.SendSeq, first.Context));
+        Assert.Equal(1_000_000_002_000, file.UnixNanoseconds(first.Start), tolerance: 1);
+        Assert.True(file.Records[1].IsCollective);
+    }
+
+    [Fact]
+    public void TraceFile_CutShort_IsNotRead()
+    {
+        string path = WriteRank(0, ("Send", Call(0, 1, 2)));
+        byte[] whole = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, whole[..^5]);
+        Assert.Null(TraceFile.Read(path));
+        File.WriteAllBytes(path, whole[..20]);
+        Assert.Null(TraceFile.Read(path));
+    }
+
+    [Fact]
+    public void Merge_SendOnOneRankReceiveOnAnother_IsOneFlowFromSendToReceive()
+    {
+        WriteRank(0, ("Send", Call(0, Ticks(1000), Ticks(3000)) with { Context = 4, Peer = 1, Tag = 7, Bytes = 64, SendDestWorld = 1, SendSeq = 0 }));
+        WriteRank(1, ("Receive", Call(0, Ticks(500), Ticks(4000)) with
+        {
+            Context = 4,
+            Peer = 0,
+            Tag = 7,
+            Bytes = 64,
+            ReceiveSource = 0,
+            ReceiveTag = 7,
+            ReceivedBytes = 64,
+            ReceiveSeq = 0,
+        }));
+        string output = Path.Combine(_directory, "out", "trace.json");
+
+        var (events, flows, ranks) = TraceMerger.Merge(_directory, 3, output);
+
+        Assert.Equal((2, 1, 2), (events, flows, ranks));
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(output));
+        var all = doc.RootElement.GetProperty("traceEvents").EnumerateArray().ToList();
+        Assert.Equal(4, all.Count(e => e.GetProperty("ph").GetString() == "M"));
+        var send = all.Single(e => e.GetProperty("name").GetString() == "Send");
+        Assert.Equal(0, send.GetProperty("pid").GetInt32());
+        Assert.Equal(0.5, send.GetProperty("ts").GetDouble(), 3);
+        Assert.Equal(2.0, send.GetProperty("dur").GetDouble(), 3);
+        Assert.Equal("World", send.GetProperty("args").GetProperty("comm").GetString());
+        Assert.Equal(1, send.GetProperty("args").GetProperty("peer").GetInt32());
+        var receive = all.Single(e => e.GetProperty("name").GetString() == "Receive");
+        Assert.Equal(0.0, receive.GetProperty("ts").GetDouble(), 3);
+        Assert.Equal(0, receive.GetProperty("args").GetProperty("source").GetInt32());
+        var start = all.Single(e => e.GetProperty("ph").GetString() == "s");
+        var finish = all.Single(e => e.GetProperty("ph").GetString() == "f");
+        Assert.Equal(start.GetProperty("id").GetInt32(), finish.GetProperty("id").GetInt32());
+        Assert.Equal((0, 1), (start.GetProperty("pid").GetInt32(), finish.GetProperty("pid").GetInt32()));
+        Assert.Equal("4:0:1:7:0", start.GetProperty("args").GetProperty("key").GetString());
+    }
+
+    [Fact]
+    public void Merge_ManyBlocks_KeepsEveryEventInOrder()
+    {
+        int count = 20_000;
+        var calls = new (string, TraceRecord)[count];
+        for (int i = 0; i < count; i++)
+            calls[i] = ("Barrier", Call(0, Ticks(1000L * i), Ticks(1000L * i + 10)) with { IsCollective = true, Tag = i });
+        WriteRank(0, calls);
+        string output = Path.Combine(_directory, "trace.json");
+
+        TraceMerger.Merge(_directory, 1, output);
+
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(output));
+        var sequences = doc.RootElement.GetProperty("traceEvents").EnumerateArray()
+            .Where(e => e.GetProperty("ph").GetString() == "X")
+            .Select(e => e.GetProperty("args").GetProperty("sequence").GetInt32()).ToList();
+        Assert.Equal(Enumerable.Range(0, count), sequences);
+    }
+
+    [Fact]
+    public void SourceLines_MethodOfThisAssembly_IsFoundInItsPdb()
+    {
+        var method = typeof(TraceFileTests).GetMethod(nameof(Call), BindingFlags.NonPublic | BindingFlags.Static)!;
+        using var lines = new SourceLines();
+        string? line = lines.Find(method.Module.FullyQualifiedName, method.MetadataToken, 0);
+        Assert.NotNull(line);
+        Assert.StartsWith("TraceFileTests.cs:", line, StringComparison.Ordinal);
+        Assert.Null(lines.Find(Path.Combine(_directory, "missing.dll"), method.MetadataToken, 0));
+    }
+}
