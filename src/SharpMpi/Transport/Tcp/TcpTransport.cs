@@ -326,20 +326,9 @@ internal sealed partial class TcpTransport : ITransport
             }
 
             int room = buffer.Length - p.ReceiveEnd;
-            int n = p.Socket!.Receive(buffer.AsSpan(p.ReceiveEnd, room), SocketFlags.None, out SocketError error);
-            if (error == SocketError.WouldBlock)
+            int n = ReceiveSome(p, buffer.AsSpan(p.ReceiveEnd, room));
+            if (n <= 0)
                 break;
-            if (error != SocketError.Success)
-            {
-                ConnectionLost(p, $"receive failed: {error}");
-                break;
-            }
-
-            if (n == 0)
-            {
-                ConnectionLost(p, "connection closed without a goodbye");
-                break;
-            }
 
             p.ReceiveEnd += n;
             delivered += Parse(p, sink);
@@ -349,6 +338,25 @@ internal sealed partial class TcpTransport : ITransport
         }
 
         return delivered;
+    }
+
+    /// <summary>One non-blocking read into <paramref name="into"/>: the bytes read, 0 when none are there, -1 when the connection broke (reported).</summary>
+    private int ReceiveSome(Peer p, Span<byte> into)
+    {
+        int n = p.Socket!.Receive(into, SocketFlags.None, out SocketError error);
+        if (error == SocketError.WouldBlock)
+            return 0;
+        if (error != SocketError.Success)
+        {
+            ConnectionLost(p, $"receive failed: {error}");
+            return -1;
+        }
+        if (n == 0)
+        {
+            ConnectionLost(p, "connection closed without a goodbye");
+            return -1;
+        }
+        return n;
     }
 
     /// <summary>
@@ -361,19 +369,9 @@ internal sealed partial class TcpTransport : ITransport
         byte* destination = sink.StreamDestination(p.Rank, p.DataHeader, p.DataRemaining);
         if (destination == null)
             return 0;
-        int n = p.Socket!.Receive(new Span<byte>(destination, p.DataRemaining), SocketFlags.None, out SocketError error);
-        if (error == SocketError.WouldBlock)
+        int n = ReceiveSome(p, new Span<byte>(destination, p.DataRemaining));
+        if (n <= 0)
             return -1;
-        if (error != SocketError.Success)
-        {
-            ConnectionLost(p, $"receive failed: {error}");
-            return -1;
-        }
-        if (n == 0)
-        {
-            ConnectionLost(p, "connection closed without a goodbye");
-            return -1;
-        }
         FrameHeader h = p.DataHeader;
         h.PayloadLength = n;
         p.DataRemaining -= n;
