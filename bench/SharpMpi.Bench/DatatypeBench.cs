@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace SharpMpi.Bench;
 
 /// <summary>
@@ -9,6 +11,7 @@ internal static class DatatypeBench
 {
     private const int Tag = 1;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Column(Communicator world, OsuOptions o, BenchResults results)
     {
         if (world.Size < 2)

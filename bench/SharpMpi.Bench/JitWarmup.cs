@@ -8,6 +8,9 @@ namespace SharpMpi.Bench;
 /// warm-up counts (1000 iterations of a 1 µs ping-pong) end long before that, so without this the
 /// smallest sizes would be measured on unoptimized code. It goes on until no rank has compiled a method
 /// for a while (at most a few seconds); the ranks agree after every batch, so all run the same kernel calls.
+/// The methods holding the timed loops are marked AggressiveOptimization: a loop in a method that runs once
+/// starts in unoptimized code and is replaced on the stack (on-stack replacement) after some thousand
+/// iterations, a compile that happened inside the first size's measurement and doubled its time.
 /// </summary>
 internal static class JitWarmup
 {

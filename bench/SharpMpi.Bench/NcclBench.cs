@@ -50,6 +50,7 @@ internal static class NcclBench
         _ => 0,
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int Run<T>(Communicator world, NcclOptions o) where T : unmanaged, INumber<T>, IMinMaxValue<T>
     {
         string verb = o.Verb;

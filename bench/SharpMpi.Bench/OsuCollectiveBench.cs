@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 
 namespace SharpMpi.Bench;
 
@@ -9,6 +10,7 @@ namespace SharpMpi.Bench;
 /// </summary>
 internal static class OsuCollectiveBench
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(Communicator world, OsuOptions o, BenchResults results)
     {
         string name = o.Verb["osu-".Length..];

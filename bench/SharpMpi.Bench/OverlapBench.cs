@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 
 namespace SharpMpi.Bench;
 
@@ -69,6 +70,7 @@ internal static class OverlapBench
         pure <= 0 ? 0 : Math.Clamp(100 * (1 - (overall - compute) / pure), 0, 100);
 
     /// <summary>Mean seconds per iteration of post + <paramref name="work"/> + wait, at this rank.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double Measure(Communicator world, Memory<byte> memory, int iters, int warmup, long work)
     {
         double total = 0;
@@ -92,6 +94,7 @@ internal static class OverlapBench
         return total / iters;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double MeasureCompute(Communicator world, long work, int iters)
     {
         double total = 0;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 
 namespace SharpMpi.Bench;
 
@@ -42,6 +43,7 @@ internal static class PointToPointBench
     }
 
     /// <summary>Ping-pong between <paramref name="a"/> and <paramref name="b"/> after a barrier; one-way latency in us at <paramref name="a"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double PingPong(Communicator world, Span<byte> span, int a, int b, int iters, int warmup)
     {
         world.Barrier();
@@ -107,6 +109,7 @@ internal static class PointToPointBench
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Bandwidth(Communicator world, OsuOptions o, bool bidirectional, BenchResults results)
     {
         RequireRanks(world, 2, o.Verb);

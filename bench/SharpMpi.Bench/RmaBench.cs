@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace SharpMpi.Bench;
 
 /// <summary>
@@ -34,39 +36,11 @@ internal static class RmaBench
             Console.WriteLine(PointToPointBench.Header(bandwidth ? "Bandwidth (MB/s)" : "Latency (us)"));
         }
         bool fence = sync == "fence", flush = sync == "flush";
+        JitWarmup.Run(world, () => TimedPuts(world, win, source, minSize, puts, iters: 20, warmup: 0, fence, flush), batch: 10);
         for (long size = minSize; size <= maxSize; size *= 2)
         {
             var (iters, warmup) = o.IterationsFor(size, bandwidth);
-            world.Barrier();
-            if (fence)
-                win.Fence();
-            if (flush && world.Rank == 0)
-                win.LockAll();
-            double t0 = 0;
-            for (int i = 0; i < iters + warmup; i++)
-            {
-                if (i == warmup)
-                    t0 = MpiEnvironment.WTime();
-                if (fence)
-                {
-                    if (world.Rank == 0)
-                        PutWindow(win, source, size, puts);
-                    win.Fence();
-                }
-                else if (world.Rank == 0)
-                {
-                    if (!flush)
-                        win.Lock(1, LockType.Exclusive);
-                    PutWindow(win, source, size, puts);
-                    if (flush)
-                        win.Flush(1);
-                    else
-                        win.Unlock(1);
-                }
-            }
-            double seconds = MpiEnvironment.WTime() - t0;
-            if (flush && world.Rank == 0)
-                win.UnlockAll();
+            double seconds = TimedPuts(world, win, source, size, puts, iters, warmup, fence, flush);
             world.Barrier();
             if (world.Rank == 1 && win.Local[(int)size - 1] != 1)
                 throw new InvalidOperationException($"{o.Verb}: the Put of {size} bytes did not arrive");
@@ -77,6 +51,46 @@ internal static class RmaBench
                 results.Add(new OsuRow(size, value));
             }
         }
+    }
+
+    /// <summary>
+    /// One measurement: <paramref name="warmup"/> + <paramref name="iters"/> epochs of puts from rank 0 to rank 1
+    /// under the synchronization asked for; the seconds the timed epochs took at rank 0.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static double TimedPuts(Communicator world, Window<byte> win, byte[] source, long size, int puts, int iters, int warmup, bool fence, bool flush)
+    {
+        world.Barrier();
+        if (fence)
+            win.Fence();
+        if (flush && world.Rank == 0)
+            win.LockAll();
+        double t0 = 0;
+        for (int i = 0; i < iters + warmup; i++)
+        {
+            if (i == warmup)
+                t0 = MpiEnvironment.WTime();
+            if (fence)
+            {
+                if (world.Rank == 0)
+                    PutWindow(win, source, size, puts);
+                win.Fence();
+            }
+            else if (world.Rank == 0)
+            {
+                if (!flush)
+                    win.Lock(1, LockType.Exclusive);
+                PutWindow(win, source, size, puts);
+                if (flush)
+                    win.Flush(1);
+                else
+                    win.Unlock(1);
+            }
+        }
+        double seconds = MpiEnvironment.WTime() - t0;
+        if (flush && world.Rank == 0)
+            win.UnlockAll();
+        return seconds;
     }
 
     private static void PutWindow(Window<byte> win, byte[] source, long size, int puts)
