@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using SharpMpi.Collectives;
 
 namespace SharpMpi;
@@ -8,7 +9,7 @@ namespace SharpMpi;
 public partial class Communicator
 {
     /// <summary>Returns <paramref name="value"/> of <paramref name="root"/> on every rank (the root gets its own object back) (MPI_Bcast of a serialized object).</summary>
-    public unsafe T? BroadcastObject<T>(T? value, int root)
+    public unsafe T? BroadcastObject<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(T? value, int root)
     {
         CheckRoot(root);
         if (Size == 1)
@@ -44,7 +45,7 @@ public partial class Communicator
     }
 
     /// <summary>Gathers one object per rank; returns them in rank order at <paramref name="root"/>, null elsewhere (MPI_Gather of serialized objects).</summary>
-    public unsafe T?[]? GatherObject<T>(T? value, int root)
+    public unsafe T?[]? GatherObject<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(T? value, int root)
     {
         CheckRoot(root);
         var w = SerializeToWriter(value);
@@ -96,7 +97,7 @@ public partial class Communicator
     }
 
     /// <summary>Sends <paramref name="values"/>[i] of <paramref name="root"/> (one per rank; ignored elsewhere) to rank i (MPI_Scatter of serialized objects).</summary>
-    public unsafe T? ScatterObject<T>(T?[]? values, int root)
+    public unsafe T? ScatterObject<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(T?[]? values, int root)
     {
         CheckRoot(root);
         var w = Rank == root ? RentWriter() : null;
@@ -147,7 +148,7 @@ public partial class Communicator
     }
 
     /// <summary>Returns every rank's object, in rank order (MPI_Allgather of serialized objects).</summary>
-    public unsafe T?[] AllgatherObject<T>(T? value)
+    public unsafe T?[] AllgatherObject<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(T? value)
     {
         var w = SerializeToWriter(value);
         var lengths = ArrayPool<int>.Shared.Rent(Size);
@@ -185,7 +186,7 @@ public partial class Communicator
     }
 
     /// <summary>Sends <paramref name="values"/>[j] to rank j and returns the objects received, indexed by source rank (MPI_Alltoall of serialized objects).</summary>
-    public unsafe T?[] AlltoallObject<T>(T?[] values)
+    public unsafe T?[] AlltoallObject<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(T?[] values)
     {
         ArgumentNullException.ThrowIfNull(values);
         CheckPerRank(values.Length, nameof(values));
@@ -236,7 +237,7 @@ public partial class Communicator
     /// of contiguous rank ranges, so <paramref name="op"/> need only be associative); the result at
     /// <paramref name="root"/>, default elsewhere.
     /// </summary>
-    public T? ReduceObject<T>(T? value, Func<T?, T?, T?> op, int root)
+    public T? ReduceObject<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(T? value, Func<T?, T?, T?> op, int root)
     {
         CheckRoot(root);
         ArgumentNullException.ThrowIfNull(op);
@@ -276,10 +277,10 @@ public partial class Communicator
     }
 
     /// <summary>Folds every rank's object with <paramref name="op"/> in rank order and returns the result on every rank (MPI_Allreduce on serialized objects).</summary>
-    public T? AllreduceObject<T>(T? value, Func<T?, T?, T?> op) => BroadcastObject(ReduceObject(value, op, 0), 0);
+    public T? AllreduceObject<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(T? value, Func<T?, T?, T?> op) => BroadcastObject(ReduceObject(value, op, 0), 0);
 
     /// <summary>Inclusive scan of objects: rank i gets x0 ∘ x1 ∘ … ∘ xi (a chain through the ranks) (MPI_Scan on serialized objects).</summary>
-    public T? ScanObject<T>(T? value, Func<T?, T?, T?> op)
+    public T? ScanObject<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(T? value, Func<T?, T?, T?> op)
     {
         ArgumentNullException.ThrowIfNull(op);
         var c = BeginCollective();
@@ -339,7 +340,7 @@ public partial class Communicator
         }
     }
 
-    private unsafe T? ReceiveObjectInternal<T>(CollectiveCall c, int source, int phase)
+    private unsafe T? ReceiveObjectInternal<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(CollectiveCall c, int source, int phase)
     {
         long length = 0;
         CollectiveCall.Complete(c.Receive(new Buf(&length, sizeof(long)), source, phase));

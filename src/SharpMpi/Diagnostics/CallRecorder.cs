@@ -37,7 +37,7 @@ internal sealed class CallRecorder
     private readonly CallTable? _calls;
     private readonly Dictionary<(string Call, string Site), CallStats>? _sites;
     private readonly int _siteInterval;
-    private readonly Dictionary<(IntPtr Method, int Offset), string>? _siteNames;
+    private readonly Dictionary<(string? Type, string Method, int ILOffset, int NativeOffset), string>? _siteNames;
     private readonly long _anchorTicks;
     private readonly double _anchorUnixMicroseconds;
     private long _finishTicks;
@@ -275,25 +275,28 @@ internal sealed class CallRecorder
         into.MaxTicks = Math.Max(into.MaxTicks, s.MaxTicks);
     }
 
-    private static readonly Assembly s_library = typeof(CallRecorder).Assembly;
+    private static readonly string s_library = typeof(CallRecorder).Assembly.GetName().Name!;
 
     // The first frame outside SharpMpi: the user's call. File and line are looked up once per site.
+    // DiagnosticMethodInfo, not StackFrame.GetMethod: it needs no reflection metadata, so it also works in trimmed
+    // and NativeAOT apps, where a frame has names and a native offset but no IL offset, file or line.
     private string? CallSite()
     {
         var trace = new StackTrace(2, false);
         for (int i = 0; i < trace.FrameCount; i++)
         {
             var frame = trace.GetFrame(i);
-            var method = frame?.GetMethod();
-            if (method is null || method.DeclaringType?.Assembly == s_library)
+            var method = frame is null ? null : DiagnosticMethodInfo.Create(frame);
+            if (method is null || IsLibrary(method.DeclaringAssemblyName))
                 continue;
-            var key = (method.MethodHandle.Value, frame!.GetILOffset());
+            // The native offset tells overloads apart (no method handle here); a site seen in two JIT tiers gets two entries.
+            var key = (method.DeclaringTypeName, method.Name, frame!.GetILOffset(), frame.GetNativeOffset());
             lock (_siteNames!)
             {
                 if (_siteNames.TryGetValue(key, out string? known))
                     return known;
             }
-            string name = DescribeSite(method, key.Item2, 2 + i);
+            string name = DescribeSite(key, 2 + i);
             lock (_siteNames)
                 _siteNames[key] = name;
             return name;
@@ -301,21 +304,37 @@ internal sealed class CallRecorder
         return null;
     }
 
-    private static string DescribeSite(MethodBase method, int ilOffset, int skip)
+    private static bool IsLibrary(string? assembly) =>
+        assembly is not null && assembly.StartsWith(s_library, StringComparison.Ordinal)
+        && (assembly.Length == s_library.Length || assembly[s_library.Length] == ',');
+
+    private static string DescribeSite((string? Type, string Method, int ILOffset, int NativeOffset) site, int skip)
     {
+        string where = $"{ShortTypeName(site.Type)}.{site.Method}";
+        string offset = site.ILOffset != StackFrame.OFFSET_UNKNOWN ? $"+IL_{site.ILOffset:x4}" : $"+0x{site.NativeOffset:x}";
         var detailed = new StackTrace(skip, true);
         for (int i = 0; i < detailed.FrameCount; i++)
         {
             var f = detailed.GetFrame(i);
-            if (f?.GetMethod() is { } m && m.MethodHandle == method.MethodHandle && f.GetILOffset() == ilOffset)
+            if (f is not null && f.GetILOffset() == site.ILOffset && f.GetNativeOffset() == site.NativeOffset
+                && DiagnosticMethodInfo.Create(f) is { } m && m.Name == site.Method && m.DeclaringTypeName == site.Type)
             {
-                string where = $"{method.DeclaringType?.Name}.{method.Name}";
                 return f.GetFileName() is { } file
                     ? $"{Path.GetFileName(file)}:{f.GetFileLineNumber().ToString(CultureInfo.InvariantCulture)} ({where})"
-                    : $"{where}+IL_{ilOffset:x4}";
+                    : where + offset;
             }
         }
-        return $"{method.DeclaringType?.Name}.{method.Name}+IL_{ilOffset:x4}";
+        return where + offset;
+    }
+
+    // "Ns.Outer+Inner`1[[System.Int32, ...]]" -> "Inner`1", as Type.Name shows it.
+    private static string ShortTypeName(string? fullName)
+    {
+        if (fullName is null)
+            return "";
+        int generic = fullName.IndexOf('[', StringComparison.Ordinal);
+        var name = generic < 0 ? fullName.AsSpan() : fullName.AsSpan(0, generic);
+        return name[(name.LastIndexOfAny('.', '+') + 1)..].ToString();
     }
 
     /// <summary>Nanoseconds since the Unix epoch of a Stopwatch timestamp (aligned across processes by the wall clock at start).</summary>
