@@ -86,8 +86,9 @@ internal static class KvsProtocol
     public static string NewRandomHex() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(SecretBytes));
 
     /// <summary>The answer to a Hello: HMAC-SHA256 of the nonce keyed with the job secret, lower-case hex.</summary>
+    /// <remarks>Managed HMAC, not OpenSSL's: every rank computes one at start-up (see <see cref="HmacSha256"/>).</remarks>
     public static string ComputeMac(string secretHex, string nonceHex) =>
-        Convert.ToHexStringLower(HMACSHA256.HashData(Convert.FromHexString(secretHex), Convert.FromHexString(nonceHex)));
+        Convert.ToHexStringLower(HmacSha256.HashData(Convert.FromHexString(secretHex), Convert.FromHexString(nonceHex)));
 
     /// <summary>Checks a client's answer in constant time; malformed hex is simply a wrong answer.</summary>
     public static bool VerifyMac(string secretHex, string nonceHex, string macHex)
@@ -101,7 +102,7 @@ internal static class KvsProtocol
         {
             return false;
         }
-        byte[] expected = HMACSHA256.HashData(Convert.FromHexString(secretHex), Convert.FromHexString(nonceHex));
+        byte[] expected = HmacSha256.HashData(Convert.FromHexString(secretHex), Convert.FromHexString(nonceHex));
         return CryptographicOperations.FixedTimeEquals(given, expected);
     }
 
