@@ -3,8 +3,11 @@ using SharpMpi.Bootstrap;
 
 namespace SharpMpi.Tests;
 
-/// <summary>The managed HMAC-SHA256 of the KVS handshake gives the bytes the platform's (OpenSSL's) does.</summary>
-public class HmacSha256Tests
+/// <summary>
+/// The KVS handshake's crypto without OpenSSL: the managed HMAC-SHA256 gives the bytes the platform's does, and
+/// secrets and nonces come from the kernel.
+/// </summary>
+public class KvsHandshakeTests
 {
     [Fact]
     public void HashData_Rfc4231TestCase2_MatchesPublishedMac()
@@ -40,5 +43,15 @@ public class HmacSha256Tests
         Assert.True(KvsProtocol.VerifyMac(secret, nonce, mac));
         Assert.False(KvsProtocol.VerifyMac(KvsProtocol.NewRandomHex(), nonce, mac));
         Assert.False(KvsProtocol.VerifyMac(secret, nonce, "not hex"));
+    }
+
+    [Fact]
+    public void NewRandomHex_GivesFreshLowerCaseHexOfTheLength()
+    {
+        string a = KvsProtocol.NewRandomHex(), b = KvsProtocol.NewRandomHex(), id = KvsProtocol.NewRandomHex(6);
+        Assert.Equal(2 * KvsProtocol.SecretBytes, a.Length);
+        Assert.Equal(12, id.Length);
+        Assert.Matches("^[0-9a-f]+$", a + id);
+        Assert.NotEqual(a, b);
     }
 }
