@@ -156,11 +156,35 @@ public partial class Communicator
                 : default;
             RequestCore? recv = source == ProcNull ? null
                 : Engine.StartReceive(P2PContext, source, receiveTag, (byte*)rp, (long)receiveBuffer.Length * sizeof(TReceive));
-            RequestCore? send = dest == ProcNull ? null
-                : Engine.StartSend(P2PContext, Rank, sendTag, WorldRankOf(dest), (byte*)sp, (long)sendBuffer.Length * sizeof(TSend), SendMode.Standard);
+            RequestCore? send = null;
+            long sendSequence = -1, receiveSequence = -1;
+            if (dest != ProcNull)
+            {
+                try
+                {
+                    // Like Send: a message the transport takes at once needs no request.
+                    int world = WorldRankOf(dest);
+                    long length = (long)sendBuffer.Length * sizeof(TSend);
+                    if (Engine.TrySendEagerNow(P2PContext, Rank, sendTag, world, (byte*)sp, length))
+                    {
+                        sendSequence = scope.Recorder is null ? -1 : CallRecorder.LastEagerSequence;
+                    }
+                    else
+                    {
+                        send = Engine.StartSend(P2PContext, Rank, sendTag, world, (byte*)sp, length, SendMode.Standard);
+                        sendSequence = send.FlowSeq;
+                    }
+                }
+                catch
+                {
+                    // The receive points into the caller's buffer, fixed only inside this call: never leave it posted.
+                    if (recv is not null && Engine.CancelReceive(recv))
+                        Engine.Return(recv);
+                    throw;
+                }
+            }
             Status status = ProcNullStatus;
             Exception? error = null;
-            long sendSequence = send?.FlowSeq ?? -1, receiveSequence = -1;
             if (recv is not null)
             {
                 try
