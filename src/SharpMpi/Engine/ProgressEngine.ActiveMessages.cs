@@ -27,7 +27,7 @@ internal sealed unsafe partial class ProgressEngine
     /// <summary>Routes eager frames on <paramref name="context"/> to <paramref name="handler"/>.</summary>
     public void RegisterActiveMessages(int context, IActiveMessageHandler handler)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             var handlers = _activeMessageHandlers;
             if (context >= handlers.Length)
@@ -40,7 +40,7 @@ internal sealed unsafe partial class ProgressEngine
     /// <summary>Stops routing <paramref name="context"/> to a handler.</summary>
     public void UnregisterActiveMessages(int context)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             if (context < _activeMessageHandlers.Length)
                 _activeMessageHandlers[context] = null;
@@ -64,7 +64,7 @@ internal sealed unsafe partial class ProgressEngine
         header.Kind = FrameKind.Eager;
         header.Flags = FrameFlags.None;
         header.PayloadLength = payload.Length;
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             ThrowIfAborted();
             if (TrySendInOrder(destinationWorld, header, payload))

@@ -45,7 +45,7 @@ internal sealed partial class ProgressEngine
     /// <summary>Unexpected messages on every context (the metrics gauge).</summary>
     public int TotalUnexpected()
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             int n = 0;
             foreach (var q in _contexts)

@@ -21,7 +21,7 @@ internal sealed unsafe partial class ProgressEngine
         SendMode mode, MemoryHandle pin = default, bool hasPin = false,
         Action<RequestCore>? onComplete = null, object? state = null, byte[]? ownedBuffer = null)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             var r = RentSendLocked(mode, context, sourceRank, tag, destinationWorld, buffer, length);
             r.Pin = pin;
@@ -42,7 +42,7 @@ internal sealed unsafe partial class ProgressEngine
     {
         if (length > _routes[destinationWorld].EagerLimit)
             return false;
-        lock (_lock)
+        using (_lock.EnterScope())
             return TrySendEagerLocked(context, sourceRank, tag, destinationWorld, buffer, length);
     }
 
@@ -54,7 +54,7 @@ internal sealed unsafe partial class ProgressEngine
     {
         if (length > _routes[destinationWorld].EagerLimit)
             return null;
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             if (!TrySendEagerLocked(context, sourceRank, tag, destinationWorld, buffer, length))
                 return null;
@@ -115,7 +115,7 @@ internal sealed unsafe partial class ProgressEngine
         var copy = ArrayPool<byte>.Shared.Rent(Math.Max(1, payload.Length));
         payload.CopyTo(copy);
         var handle = copy.AsMemory().Pin();
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             var r = RentSendLocked(SendMode.Standard, context, sourceRank, tag, destinationWorld, (byte*)handle.Pointer, payload.Length);
             r.Pin = handle;
@@ -182,7 +182,7 @@ internal sealed unsafe partial class ProgressEngine
         MemoryHandle pin = default, bool hasPin = false, Action<RequestCore>? onComplete = null, object? state = null,
         RequestKind kind = RequestKind.Receive)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             var r = RentReceiveLocked(kind, context, source, tag, buffer, capacity);
             r.Pin = pin;
@@ -216,7 +216,7 @@ internal sealed unsafe partial class ProgressEngine
     public RequestCore StartReceive<T>(int context, int source, int tag, Memory<T> buffer, byte* pointer, long capacity)
         where T : unmanaged
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             var r = RentReceiveLocked(RequestKind.Receive, context, source, tag, pointer, capacity);
             ProgressLocked();
@@ -273,7 +273,7 @@ internal sealed unsafe partial class ProgressEngine
     public RequestCore StartReceiveMatched(UnexpectedMessage message, byte* buffer, long capacity,
         MemoryHandle pin = default, bool hasPin = false)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             ThrowIfAborted();
             var r = RentLocked();
@@ -293,7 +293,7 @@ internal sealed unsafe partial class ProgressEngine
     /// <summary>A request that is already complete (operations on ProcNull).</summary>
     public RequestCore CompletedRequest(in Status status)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             var r = RentLocked();
             r.Complete(status);
@@ -304,7 +304,7 @@ internal sealed unsafe partial class ProgressEngine
     /// <summary>A request that user code or a collective schedule completes later.</summary>
     public RequestCore StartGeneralized()
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             var r = RentLocked();
             r.Kind = RequestKind.Generalized;
@@ -315,7 +315,7 @@ internal sealed unsafe partial class ProgressEngine
     /// <summary>Completes a generalized request.</summary>
     public void CompleteGeneralized(RequestCore r, in Status status, Exception? error = null)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             if (error is null)
                 r.Complete(status);
@@ -327,7 +327,7 @@ internal sealed unsafe partial class ProgressEngine
     /// <summary>Cancels a posted receive that has not matched yet; true if it was cancelled.</summary>
     public bool CancelReceive(RequestCore r)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             if (r.Kind is not (RequestKind.Receive or RequestKind.MatchedProbe) || !r.IsPosted || r.IsCompleted)
                 return false;
@@ -340,7 +340,7 @@ internal sealed unsafe partial class ProgressEngine
     /// <summary>Looks for a message without receiving it.</summary>
     public bool TryProbe(int context, int source, int tag, out Status status)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             ThrowIfAborted();
             ProgressLocked();
@@ -358,7 +358,7 @@ internal sealed unsafe partial class ProgressEngine
     /// <summary>Takes a message out of the queue so that only the caller can receive it (matched probe).</summary>
     public UnexpectedMessage? TryMatchedProbe(int context, int source, int tag)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             ThrowIfAborted();
             ProgressLocked();
