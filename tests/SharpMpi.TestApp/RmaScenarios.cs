@@ -14,6 +14,7 @@ internal static class RmaScenarios
         OneWinner(node);
         LargePut(world);
         AllocatedCounter(world);
+        FenceEpochs(world);
     }
 
     /// <summary>10 000 FetchAndOp(Sum) from all ranks on one long: exact total, every fetched value distinct.</summary>
@@ -124,6 +125,30 @@ internal static class RmaScenarios
         if (world.Rank == 0)
             Check(win.Local[0] == 300L * world.Size && win.Local[1] == 300L * world.Size, $"counters are {win.Local[0]}, {win.Local[1]}");
         world.Barrier();
+    }
+
+    /// <summary>
+    /// AllocateWindow of bytes on one node: direct, fenced by the barrier in the shared memory (peers that went to
+    /// sleep waiting are woken through their doorbells), and byte accumulates under the accumulate lock.
+    /// </summary>
+    private static void FenceEpochs(Communicator world)
+    {
+        using var win = world.AllocateWindow<byte>(2);
+        int right = (world.Rank + 1) % world.Size, left = (world.Rank + world.Size - 1) % world.Size;
+        win.Fence();
+        for (int epoch = 1; epoch <= 2_000; epoch++)
+        {
+            win.Put((byte)(epoch + world.Rank), right, 0);
+            win.Accumulate((byte)1, 0, 1, Op.Sum);
+            if (epoch % 500 == 0)
+                Thread.Sleep(world.Rank * 20); // the others wait long enough to sleep on their doorbells
+            win.Fence();
+            Check(win.Local[0] == (byte)(epoch + left), $"epoch {epoch}: byte {win.Local[0]}");
+            win.Fence();
+        }
+        if (world.Rank == 0)
+            Check(win.Local[1] == (byte)(2_000 * world.Size), $"byte sum {win.Local[1]}");
+        win.Fence();
     }
 
     private static void Check(bool condition, string message)

@@ -4,9 +4,10 @@ namespace SharpMpi.Tests;
 /// Shared windows move data without messages: Put/Get are copies by the origin and accumulates on 4- and
 /// 8-byte elements are interlocked updates of the target's memory. These check that results stay exact and
 /// atomic under contention, for the single-instruction paths (Sum/Replace/NoOp on int, long, double) and the
-/// compare-exchange loop (other operators, float), and that 16-byte elements still go by messages; and that
-/// the lock words in the shared memory, which replace lock messages on such windows, exclude and admit as
-/// MPI's exclusive and shared locks do.
+/// compare-exchange loop (other operators, float), and elements of other sizes under the target's accumulate
+/// lock; that the lock words in the shared memory, which replace lock messages on such windows, exclude and
+/// admit as MPI's exclusive and shared locks do; and that the fence, a barrier in the shared memory, orders
+/// every epoch's operations.
 /// </summary>
 public class SharedWindowAtomicsTests
 {
@@ -174,7 +175,7 @@ public class SharedWindowAtomicsTests
     }
 
     [Fact]
-    public async Task Accumulate_SixteenByteElements_GoByMessages()
+    public async Task Accumulate_SixteenByteElements_ReplaceUnderTheAccumulateLock()
     {
         await MpiTestHost.RunAsync(3, world =>
         {
@@ -266,11 +267,11 @@ public class SharedWindowAtomicsTests
     }
 
     [Fact]
-    public async Task Unlock_ByteAccumulatesByMessage_AppliedBeforeTheLockIsFree()
+    public async Task Unlock_ByteAccumulates_AppliedBeforeTheLockIsFree()
     {
         await MpiTestHost.RunAsync(3, world =>
         {
-            // 1-byte elements: accumulates travel as messages while the lock is a word in the shared memory.
+            // 1-byte elements: accumulates under the accumulate lock, the passive lock a word in the shared memory.
             using var win = world.AllocateSharedWindow<byte>(4);
             for (int i = 0; i < 20; i++)
             {
@@ -290,7 +291,7 @@ public class SharedWindowAtomicsTests
     }
 
     [Fact]
-    public async Task Fence_ByteAccumulatesByMessageOnSomeRanks_CompleteAfterFence()
+    public async Task Fence_ByteAccumulatesOnSomeRanks_CompleteAfterFence()
     {
         await MpiTestHost.RunAsync(3, world =>
         {
@@ -299,13 +300,89 @@ public class SharedWindowAtomicsTests
             win.Put((byte)(world.Rank + 1), world.Rank, 1); // direct: every rank
             win.Fence();
             if (world.Rank == 2)
-                win.Accumulate([5, 5], 0, 0, Op.Sum); // by message: one rank only
+                win.Accumulate([5, 5], 0, 0, Op.Sum); // one rank only
             win.Fence();
             if (world.Rank == 0)
                 Assert.Equal(new byte[] { 5, 6 }, win.Local.ToArray());
-            win.Fence(); // nothing sent this time: the allreduce alone
+            win.Fence(); // no operation in this epoch
             Assert.Equal((byte)(world.Rank == 0 ? 6 : world.Rank + 1), win.Local[1]);
             win.Fence();
+        });
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public async Task Accumulate_ShortAndComplexSumFromEveryRank_ExactUnderTheAccumulateLock(int ranks)
+    {
+        await MpiTestHost.RunAsync(ranks, world =>
+        {
+            // 2- and 16-byte elements have no interlocked instruction: the target's accumulate lock keeps the
+            // sums exact while every rank adds at once, without an epoch barrier in between.
+            using var shorts = world.AllocateSharedWindow<short>(3);
+            using var complex = world.AllocateSharedWindow<System.Numerics.Complex>(1);
+            const int PerRank = 1_000;
+            using (shorts.LockAll())
+            using (complex.LockAll())
+            {
+                for (int i = 0; i < PerRank; i++)
+                {
+                    shorts.Accumulate([1, 2, -1], 0, 0, Op.Sum);
+                    complex.Accumulate(new System.Numerics.Complex(0.5, -1), 0, 0, Op.Sum);
+                }
+            }
+            world.Barrier();
+            if (world.Rank == 0)
+            {
+                Assert.Equal(new short[] { (short)(PerRank * ranks), (short)(2 * PerRank * ranks), (short)(-PerRank * ranks) }, shorts.Local.ToArray());
+                Assert.Equal(new System.Numerics.Complex(0.5 * PerRank * ranks, -PerRank * ranks), complex.Local[0]);
+            }
+            world.Barrier();
+        });
+    }
+
+    [Fact]
+    public async Task CompareAndSwap_SixteenByteElement_OneWinnerAndOldValues()
+    {
+        await MpiTestHost.RunAsync(4, world =>
+        {
+            using var win = world.AllocateSharedWindow<System.Numerics.Complex>(1);
+            var mine = new System.Numerics.Complex(world.Rank + 1, 0);
+            System.Numerics.Complex old;
+            using (win.Lock(0, LockType.Shared))
+                old = win.CompareAndSwap(System.Numerics.Complex.Zero, mine, 0, 0);
+            var olds = world.Allgather(old);
+            world.Barrier();
+            var winner = win.GetSpan(0)[0];
+            Assert.InRange(winner.Real, 1, world.Size);
+            // Exactly one rank saw zero (it won); every other saw the winner's value.
+            Assert.Single(olds, o => o == System.Numerics.Complex.Zero);
+            Assert.Equal(world.Size - 1, Array.FindAll(olds, o => o == winner).Length);
+            world.Barrier();
+        });
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task Fence_ManyEpochs_EachSeesTheEpochBeforeComplete(int ranks)
+    {
+        await MpiTestHost.RunAsync(ranks, world =>
+        {
+            // The fence is a sense-reversing barrier in the shared memory: run it through many epochs (both
+            // senses, again and again), each depending on the one before it.
+            using var win = world.AllocateSharedWindow<int>(2);
+            int right = (world.Rank + 1) % world.Size, left = (world.Rank + world.Size - 1) % world.Size;
+            win.Fence();
+            for (int epoch = 1; epoch <= 500; epoch++)
+            {
+                win.Put(epoch * 100 + world.Rank, right, epoch % 2);
+                win.Fence();
+                Assert.Equal(epoch * 100 + left, win.Local[epoch % 2]);
+                // The left neighbour's slot of the previous epoch is not overwritten before every rank read it.
+                Assert.Equal(epoch == 1 ? 0 : (epoch - 1) * 100 + left, win.Local[(epoch - 1) % 2]);
+                win.Fence();
+            }
         });
     }
 }

@@ -78,7 +78,7 @@ public partial class Communicator
         long bytes = checked(count * sizeof(T));
         var lengths = Allgather(bytes);
         var offsets = new long[Size];
-        long total = 64L * Size; // first: one 64-byte line per rank for its lock word
+        long total = 64L * (Size + 1); // first: a 64-byte line per rank for its lock words, one for the fence barrier
         for (int r = 0; r < Size; r++)
         {
             offsets[r] = total;
@@ -88,11 +88,16 @@ public partial class Communicator
         var memory = SharedWindowMemory.Create(this, total, context);
         try
         {
-            var core = CreateWindowCore<T>(memory.Pointer + offsets[Rank], bytes, dynamic: false, context, lengths);
+            var core = CreateWindowCore<T>(memory.Pointer + offsets[Rank], bytes, dynamic: false, context, lengths, direct: true);
             var bases = new byte*[Size];
             for (int r = 0; r < bases.Length; r++)
                 bases[r] = memory.Pointer + offsets[r];
-            core.EnableDirectAccess(bases, DirectAtomics.KindOf<T>(), (int*)memory.Pointer);
+            // Every rank must choose the same fence: the shared barrier only when all can wake all.
+            bool wakes = true;
+            foreach (int w in WorldRanks)
+                wakes &= Engine.CanWake(w);
+            wakes = Allreduce(wakes ? 1 : 0, Op.Min) == 1;
+            core.EnableDirectAccess(bases, DirectAtomics.KindOf<T>(), (int*)memory.Pointer, (int*)(memory.Pointer + 64L * Size), wakes);
             var elementLengths = Array.ConvertAll(lengths, l => l / sizeof(T));
             return new SharedWindow<T>(core, count, memory, offsets, elementLengths);
         }
@@ -122,7 +127,11 @@ public partial class Communicator
         return Array.Exists(Allgather(pid), p => p != pid);
     }
 
-    private unsafe WindowCore CreateWindowCore<T>(byte* memory, long bytes, bool dynamic, int context = -1, long[]? lengths = null)
+    /// <summary>
+    /// The engine side of a new window, registered for its messages. Unless <paramref name="direct"/> (the caller
+    /// makes it direct next), the progress thread serves it while it exists.
+    /// </summary>
+    private unsafe WindowCore CreateWindowCore<T>(byte* memory, long bytes, bool dynamic, int context = -1, long[]? lengths = null, bool direct = false)
         where T : unmanaged
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
@@ -133,7 +142,8 @@ public partial class Communicator
         var core = new WindowCore(this, context, sizeof(T), BuiltinReducers<T>.Table, memory, bytes, lengths, dynamic);
         Engine.RegisterActiveMessages(context, core);
         // Targets serve passive-target operations on the progress thread while the window exists.
-        Engine.AsyncWaiterAdded();
+        if (!direct)
+            core.ServeInBackground();
         Barrier();
         return core;
     }

@@ -140,6 +140,10 @@ internal sealed class DisposeAfter(ITransport inner, IDisposable first) : ITrans
 
     public unsafe void Pull(int peer, ulong address, byte* destination, long length) => inner.Pull(peer, address, destination, length);
 
+    public bool CanWake => inner.CanWake;
+
+    public void Wake(int peer) => inner.Wake(peer);
+
     public void Dispose()
     {
         first.Dispose();

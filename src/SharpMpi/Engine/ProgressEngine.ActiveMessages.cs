@@ -91,6 +91,21 @@ internal sealed unsafe partial class ProgressEngine
     /// </summary>
     public bool CanPullFrom(int peerWorld) => _routes[peerWorld].CanPull(peerWorld);
 
+    /// <summary>True when <see cref="Wake"/> reaches <paramref name="peerWorld"/> (see <see cref="Transport.ITransport.CanWake"/>).</summary>
+    public bool CanWake(int peerWorld) => peerWorld == WorldRank || _routes[peerWorld].CanWake;
+
+    /// <summary>
+    /// Wakes <paramref name="peerWorld"/> if it sleeps on its doorbell, for memory it waits on that this rank
+    /// changed without a frame; this rank itself too (another thread of it may wait).
+    /// </summary>
+    public void Wake(int peerWorld)
+    {
+        if (peerWorld == WorldRank)
+            Doorbell.Ring();
+        else
+            _routes[peerWorld].Wake(peerWorld);
+    }
+
     /// <summary>
     /// Copies <paramref name="length"/> bytes at <paramref name="address"/> in <paramref name="peerWorld"/>'s
     /// address space to <paramref name="destination"/> (process_vm_readv on shared memory). For handlers, which

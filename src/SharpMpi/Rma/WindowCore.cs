@@ -48,8 +48,11 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
     private bool _disposed;
     private byte*[]? _direct;
     private DirectAtomicKind _directAtomics;
-    private int* _lockWords; // shared locks: rank r's word at _lockWords + 16 r; -1 exclusive, n > 0 shared holders
-    private bool[]? _unflushed; // shared locks: accumulates sent to rank r as messages since its last flush
+    private int* _lockWords; // direct: rank r's line at _lockWords + 16 r: [0] its lock (-1 exclusive, n > 0 shared holders), [8] its accumulate lock
+    private int* _barrier; // direct: [0] ranks arrived at the fence, [1] the sense of the last completed fence
+    private int _barrierSense; // the sense this rank's next fence completes with, flipped by each fence
+    private bool _barrierWakes; // direct: waiters of the fence barrier can be woken (else Fence is Comm.Barrier)
+    private bool _servesInBackground; // the progress thread serves this window's messages (see ServeInBackground)
 
     /// <summary>An operation that completed where it was issued (direct access), for callers that wait on it.</summary>
     private static readonly Pending s_completed = new() { Done = 1 };
@@ -93,42 +96,47 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
 
     /// <summary>
     /// Switches to direct access for a window whose every part this process maps (a shared window):
-    /// <paramref name="bases"/>[r] is rank r's part. Put and Get become copies by the origin, and accumulates,
-    /// when <paramref name="atomics"/> allows, interlocked updates (<see cref="DirectAtomics"/>). Epochs,
-    /// locks and their checks stay as they are: only the data stops travelling as messages.
+    /// <paramref name="bases"/>[r] is rank r's part. Put and Get become copies by the origin, and accumulates
+    /// updates in place (<see cref="DirectAtomics"/>, of kind <paramref name="atomics"/>). Epochs, locks and
+    /// their checks stay as they are: only the data stops travelling as messages.
     /// </summary>
     /// <remarks>
-    /// Passive-target locks become words in the shared memory (<paramref name="lockWords"/>, one per rank,
-    /// 64 bytes apart, zeroed). When every data operation is direct (<paramref name="atomics"/> is not None)
-    /// nothing is ever in flight, so Flush is a memory barrier and Fence a barrier. Otherwise accumulates
-    /// travel as messages: Unlock and Flush first wait until those sent to the target were applied, and Fence
-    /// keeps its messages (the element type decides that for every rank alike).
+    /// Nothing is ever in flight, so Flush is a memory barrier and Fence a barrier: one in the shared memory
+    /// (<paramref name="barrier"/>, two zeroed words) when <paramref name="barrierWakes"/> (every rank can wake
+    /// a peer that sleeps on its doorbell; the same on every rank), else the communicator's. Passive-target
+    /// locks and accumulate locks are words in the shared memory too (<paramref name="lockWords"/>, a zeroed
+    /// 64-byte line per rank). So no message ever comes for this window but the fence marks of Free and the
+    /// notices of post/start, which their receivers wait for, and the window needs no background progress.
     /// </remarks>
-    public void EnableDirectAccess(byte*[] bases, DirectAtomicKind atomics, int* lockWords)
+    public void EnableDirectAccess(byte*[] bases, DirectAtomicKind atomics, int* lockWords, int* barrier, bool barrierWakes)
     {
+        if (atomics == DirectAtomicKind.None)
+            throw new ArgumentOutOfRangeException(nameof(atomics), atomics, "A direct window needs in-place accumulates.");
         _direct = bases;
         _directAtomics = atomics;
         _lockWords = lockWords;
-        _unflushed = new bool[Comm.Size];
+        _barrier = barrier;
+        _barrierWakes = barrierWakes;
     }
 
-    /// <summary>True when locks are shared-memory words (see <see cref="EnableDirectAccess"/>).</summary>
+    /// <summary>
+    /// Keeps the progress thread running while this window exists, so a passive target serves the operations
+    /// that arrive as messages without making MPI calls. Direct windows do not need it, and are better without:
+    /// a progress thread that sleeps on the doorbell is woken by every frame to this rank (a system call for the
+    /// sender, a thread competing for the core), which made a direct fence cost 10–20 times a barrier.
+    /// </summary>
+    public void ServeInBackground()
+    {
+        _servesInBackground = true;
+        Engine.AsyncWaiterAdded();
+    }
+
+    /// <summary>True when locks are shared-memory words and every operation is direct (see <see cref="EnableDirectAccess"/>).</summary>
     private bool SharedLocks => _lockWords != null;
 
-    /// <summary>True when every data operation is a direct access: nothing is ever in flight.</summary>
-    private bool FullyDirect => _lockWords != null && _directAtomics != DirectAtomicKind.None;
-
-    /// <summary>With shared locks: completes the accumulates sent to <paramref name="target"/> as messages, if any.</summary>
-    private void FlushMessages(int target)
-    {
-        if (_unflushed![target])
-        {
-            _unflushed[target] = false;
-            SyncWith(target, RmaOp.Flush, false);
-        }
-    }
-
     private int* LockWord(int rank) => _lockWords + 16 * rank;
+
+    private int* AccumulateLock(int rank) => _lockWords + 16 * rank + 8;
 
     /// <summary>
     /// Takes rank <paramref name="target"/>'s lock word: exclusive = 0 → -1, shared = n ≥ 0 → n + 1. Waits (with
@@ -231,7 +239,7 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
     /// </remarks>
     public void Put(ReadOnlySpan<byte> data, int target, long byteOffset, RmaOp op = RmaOp.Put, OpKind kind = OpKind.Replace)
     {
-        if (_direct is not null && (op == RmaOp.Put || _directAtomics != DirectAtomicKind.None))
+        if (_direct is not null)
         {
             byte* at = _direct[target] + byteOffset;
             fixed (byte* source = data)
@@ -239,7 +247,7 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
                 if (op == RmaOp.Put)
                     Buffer.MemoryCopy(source, at, data.Length, data.Length);
                 else
-                    DirectAtomics.Accumulate(_directAtomics, kind, _reducers[(int)kind]!, at, source, null, data.Length / ElementSize);
+                    DirectAtomics.Accumulate(_directAtomics, kind, _reducers[(int)kind]!, at, source, null, data.Length / ElementSize, ElementSize, AccumulateLock(target));
             }
             return;
         }
@@ -249,8 +257,6 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
                 Wait(StartPutPull(source, data.Length, target, byteOffset, null, default));
             return;
         }
-        if (_unflushed is not null)
-            _unflushed[target] = true;
         SendChunks(op, kind, data, target, byteOffset);
     }
 
@@ -305,10 +311,13 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
     /// <summary>Starts a GetAccumulate: <paramref name="result"/> receives the old values.</summary>
     public Pending StartGetAccumulate(ReadOnlySpan<byte> data, byte* result, int target, long byteOffset, OpKind kind)
     {
-        if (_direct is not null && _directAtomics != DirectAtomicKind.None)
+        if (_direct is not null)
         {
             fixed (byte* source = data)
-                DirectAtomics.Accumulate(_directAtomics, kind, _reducers[(int)kind]!, _direct[target] + byteOffset, source, result, data.Length / ElementSize);
+            {
+                DirectAtomics.Accumulate(_directAtomics, kind, _reducers[(int)kind]!, _direct[target] + byteOffset, source, result,
+                    data.Length / ElementSize, ElementSize, AccumulateLock(target));
+            }
             return s_completed;
         }
         var p = NewPending(result, data.Length, null, default);
@@ -329,10 +338,10 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
     /// <summary>Starts a compare-and-swap of one element; <paramref name="result"/> receives the old value.</summary>
     public Pending StartCompareAndSwap(ReadOnlySpan<byte> compareThenDesired, byte* result, int target, long byteOffset)
     {
-        if (_direct is not null && _directAtomics != DirectAtomicKind.None)
+        if (_direct is not null)
         {
             fixed (byte* both = compareThenDesired)
-                DirectAtomics.CompareAndSwap(_directAtomics, _direct[target] + byteOffset, both, both + ElementSize, result);
+                DirectAtomics.CompareAndSwap(_directAtomics, _direct[target] + byteOffset, both, both + ElementSize, result, ElementSize, AccumulateLock(target));
             return s_completed;
         }
         var p = NewPending(result, ElementSize, null, default);
@@ -400,27 +409,46 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_lockAll || _lockHeld.AsSpan().ContainsAnyExcept((byte)0) || _startGroup is not null || _postGroup is not null)
             throw new MpiException(ErrorClass.RmaSync, "Fence while a lock or a post/start epoch is open on this window.");
-        if (FullyDirect)
-        {
-            // Nothing is in flight: every operation was a store by its origin, which the barrier publishes.
-            Interlocked.MemoryBarrier();
-            Comm.Barrier();
-        }
-        else if (SharedLocks)
-        {
-            // Direct data, but accumulates by message: only when some rank sent any since the last fence do
-            // the fence marks have anything to wait for. The allreduce doubles as the barrier otherwise.
-            Interlocked.MemoryBarrier();
-            bool sent = _unflushed.AsSpan().Contains(true);
-            if (Comm.Allreduce(sent ? 1 : 0, Op.Max) != 0)
-                FenceCore();
-            Array.Clear(_unflushed!); // the fence completed every accumulate in flight
-        }
-        else
+        if (!SharedLocks)
         {
             FenceCore();
         }
+        else if (_barrierWakes)
+        {
+            // Nothing is in flight: every operation was a store by its origin, which the barrier publishes.
+            SharedBarrier();
+        }
+        else
+        {
+            Interlocked.MemoryBarrier();
+            Comm.Barrier();
+        }
         _fenceEpoch = true;
+    }
+
+    /// <summary>
+    /// A sense-reversing barrier in the window's shared memory (as Open MPI's osc/sm fence): each rank counts
+    /// itself in; the last one resets the count, publishes the new sense and wakes any rank that went to sleep
+    /// waiting. No frame is sent, so it costs a few cache-line transfers instead of a message round.
+    /// </summary>
+    private void SharedBarrier()
+    {
+        int sense = _barrierSense ^= 1;
+        // Interlocked: a full barrier, so this rank's stores to the window are visible to whoever sees it arrive.
+        if (Interlocked.Increment(ref _barrier[0]) == Comm.Size)
+        {
+            Volatile.Write(ref _barrier[0], 0); // before the sense: a rank may arrive at the next fence at once
+            Volatile.Write(ref _barrier[1], sense);
+            for (int r = 0; r < Comm.Size; r++)
+            {
+                if (r != Rank)
+                    Engine.Wake(Comm.WorldRankOf(r));
+            }
+        }
+        else if (Volatile.Read(ref _barrier[1]) != sense)
+        {
+            Engine.WaitUntil(static s => Volatile.Read(ref s.Core._barrier[1]) == s.Sense, (Core: this, Sense: sense));
+        }
     }
 
     private void FenceCore()
@@ -473,14 +501,9 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
         bool exclusive = _lockHeld[target] == 2;
         _lockHeld[target] = 0;
         if (SharedLocks)
-        {
-            FlushMessages(target);
-            ReleaseLockWord(target, exclusive);
-        }
+            ReleaseLockWord(target, exclusive); // direct operations were done by this rank's own stores
         else
-        {
             SyncWith(target, RmaOp.Unlock, exclusive);
-        }
     }
 
     public void LockAll()
@@ -516,10 +539,7 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
         if (SharedLocks)
         {
             for (int r = 0; r < Comm.Size; r++)
-            {
-                FlushMessages(r);
                 ReleaseLockWord(r, exclusive: false);
-            }
             return;
         }
         SyncWithAll(RmaOp.Unlock, exclusive: false);
@@ -532,29 +552,18 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
         if ((uint)target >= (uint)Comm.Size)
             throw new ArgumentOutOfRangeException(nameof(target), target, $"Rank {target} is not in the window's communicator of size {Comm.Size}.");
         if (SharedLocks)
-        {
-            FlushMessages(target); // direct operations were already done by this rank's own stores
-            Interlocked.MemoryBarrier();
-        }
+            Interlocked.MemoryBarrier(); // direct operations were already done by this rank's own stores
         else
-        {
             SyncWith(target, RmaOp.Flush, false);
-        }
     }
 
     public void FlushAll()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (SharedLocks)
-        {
-            for (int r = 0; r < Comm.Size; r++)
-                FlushMessages(r);
             Interlocked.MemoryBarrier();
-        }
         else
-        {
             SyncWithAll(RmaOp.Flush, false);
-        }
     }
 
     private void SyncWith(int target, RmaOp op, bool exclusive)
@@ -955,7 +964,8 @@ internal sealed unsafe class WindowCore : IActiveMessageHandler
                 r.Pin.Dispose();
             _regions.Clear();
         }
-        Engine.AsyncWaiterDone();
+        if (_servesInBackground)
+            Engine.AsyncWaiterDone();
     }
 
     public bool IsDisposed => _disposed;

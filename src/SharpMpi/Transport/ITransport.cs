@@ -83,6 +83,20 @@ internal interface ITransport : IDisposable
     bool MayHaveInput => true;
 
     /// <summary>
+    /// True when <see cref="Wake"/> works: a peer that sleeps on its doorbell can be woken without a frame. When
+    /// false, whoever needs a peer woken must send it a frame instead.
+    /// </summary>
+    bool CanWake => false;
+
+    /// <summary>
+    /// Wakes <paramref name="peer"/> if it sleeps on its doorbell, after this rank changed memory the peer waits
+    /// on without a frame (a shared-window barrier). Does nothing unless <see cref="CanWake"/>.
+    /// </summary>
+    void Wake(int peer)
+    {
+    }
+
+    /// <summary>
     /// Checks whether a peer died (called rarely: when a waiting rank wakes from a long sleep). Returns
     /// true with the peer's world rank and a reason when one did.
     /// </summary>

@@ -47,6 +47,10 @@ internal sealed unsafe class InProcessTransport : ITransport
         return true;
     }
 
+    public bool CanWake => true;
+
+    public void Wake(int peer) => _hub.InboxOf(peer).Doorbell.Ring();
+
     public int Poll(IFrameSink sink)
     {
         int n = 0;

@@ -218,6 +218,16 @@ internal sealed unsafe class SharedMemoryTransport : ITransport
     }
 
     /// <inheritdoc/>
+    public bool CanWake => true;
+
+    /// <inheritdoc/>
+    public void Wake(int peer)
+    {
+        ref Peer target = ref _peers[_slotOfRank[peer]];
+        Doorbell.Ring(target.DoorbellSequence, target.DoorbellSleeping);
+    }
+
+    /// <inheritdoc/>
     /// <remarks>
     /// Takes up to <see cref="MaxFramesPerPeerPerPoll"/> frames from each peer's ring. The payload given to
     /// the sink points into the ring and is released when the sink returns. A frame whose sink call throws
