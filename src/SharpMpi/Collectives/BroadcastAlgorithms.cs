@@ -2,7 +2,8 @@
 namespace SharpMpi.Collectives;
 
 /// <summary>
-/// Broadcast. Linear (the root sends to each rank; (p − 1)(α + nβ) at the root, but one level) for a few ranks;
+/// Broadcast. Linear (the root sends to each rank; (p − 1)(α + nβ) at the root, but one level) for a few ranks
+/// and short messages;
 /// binomial tree (⌈lg p⌉(α + nβ)) for short messages or few ranks; for long ones van de Geijn's
 /// scatter (binomial) + ring allgather, (lg p + p − 1)α + 2n(p−1)/p β. Ranks are renumbered relative to the
 /// root (vrank).
@@ -39,7 +40,7 @@ internal static class BroadcastAlgorithms
     {
         var t = c.Tuning;
         var algorithm = t.Broadcast;
-        if (algorithm == BroadcastAlgorithm.Auto && c.Size <= t.BroadcastLinearMaxRanks)
+        if (algorithm == BroadcastAlgorithm.Auto && c.Size <= t.BroadcastLinearMaxRanks && buffer.Length <= t.BroadcastLinearMaxBytes)
         {
             algorithm = BroadcastAlgorithm.Linear;
         }

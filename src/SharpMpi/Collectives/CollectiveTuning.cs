@@ -50,8 +50,8 @@ internal sealed record CollectiveTuning
     /// message latencies at 4 ranks, but the linear one sends 2(p − 1) messages instead of p⌈lg p⌉ and releases
     /// rank 0 first: a rank 0 that then broadcasts (the usual pattern) has its data on the way before the
     /// others leave the barrier. With more ranks than cores that decides whether they find it there or sit
-    /// through a trip through the scheduler (osu_bcast of 1–256 B on 4 ranks and 2 cores: about 10 µs against
-    /// 1.5 µs for Open MPI with dissemination).
+    /// through a trip through the scheduler (osu_bcast of 1–256 B on 4 ranks and 2 cores: 10–17 µs against
+    /// Open MPI's 1.5 µs, measured with dissemination).
     /// </summary>
     public int BarrierLinearMinRanks { get; init; } = 4;
 
@@ -59,13 +59,19 @@ internal sealed record CollectiveTuning
     public int BarrierLinearMaxRanks { get; init; } = 7;
 
     /// <summary>
-    /// Broadcast: up to this many ranks the root sends to every other rank itself (linear) at every size. A
-    /// tree makes the leaves wait for an inner rank to be scheduled, receive and forward; with more ranks than
-    /// cores that rank is often descheduled, and each level costs a trip through the scheduler. Linear needs
-    /// only the root: short messages are p − 1 eager sends, long ones are read by all receivers at once, in
-    /// parallel, from the root's buffer. Open MPI on 4 ranks uses a k-nomial tree of radix 4 — the same.
+    /// Broadcast: up to this many ranks, messages up to <see cref="BroadcastLinearMaxBytes"/> go from the root to
+    /// every other rank directly (linear). A tree makes the leaves wait for an inner rank to be scheduled,
+    /// receive and forward; with more ranks than cores that rank is often descheduled, and each level costs a
+    /// trip through the scheduler. Linear needs only the root, and for eager sizes costs it p − 1 copies into
+    /// rings. Open MPI on 4 ranks uses a k-nomial tree of radix 4, which is the same.
     /// </summary>
     public int BroadcastLinearMaxRanks { get; init; } = 4;
+
+    /// <summary>
+    /// Largest linear broadcast: the shared-memory eager limit (16 KiB). Longer messages go by rendezvous, and
+    /// unless the receivers pull them (single copy) the root would stream every copy itself, one after another.
+    /// </summary>
+    public long BroadcastLinearMaxBytes { get; init; } = 16 * 1024;
 
     /// <summary>Broadcast: binomial below this many bytes …</summary>
     public long BroadcastShortBytes { get; init; } = 12 * 1024;
