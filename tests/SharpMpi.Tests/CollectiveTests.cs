@@ -15,12 +15,21 @@ public class CollectiveTests
         int arrived = 0;
         await MpiTestHost.RunAsync(ranks, world =>
         {
-            for (int round = 1; round <= 5; round++)
+            int round = 0;
+            foreach (var algorithm in All<BarrierAlgorithm>())
             {
-                Interlocked.Increment(ref arrived);
-                world.Barrier();
-                Assert.True(Volatile.Read(ref arrived) >= round * ranks);
-                world.Barrier();
+                Use(world, new CollectiveTuning { Barrier = algorithm });
+                for (int i = 0; i < 5; i++)
+                {
+                    round++;
+                    Interlocked.Increment(ref arrived);
+                    if (i % 2 == 0)
+                        world.Barrier();
+                    else
+                        world.IBarrier().Wait();
+                    Assert.True(Volatile.Read(ref arrived) >= round * ranks);
+                    world.Barrier();
+                }
             }
         }, Options);
     }

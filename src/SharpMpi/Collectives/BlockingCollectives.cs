@@ -10,7 +10,7 @@ namespace SharpMpi.Collectives;
 /// large share of that. Scratch space lives on the stack (at most <see cref="StackBytes"/> per buffer).
 /// </summary>
 /// <remarks>
-/// Rounds for 2 and 4 ranks: allreduce and barrier 1 and 2 exchanges (recursive doubling / dissemination),
+/// Rounds for 2 and 4 ranks: allreduce and barrier 1 and 2 exchanges (recursive doubling / dissemination or linear),
 /// broadcast and reduce 1 and 2 tree levels. Results equal the async versions' bit for bit: partners combine
 /// in the same order (lower ranks on the left).
 /// </remarks>
@@ -19,10 +19,26 @@ internal static unsafe class BlockingCollectives
     /// <summary>Largest scratch buffer taken from the stack; longer messages take the general paths.</summary>
     public const int StackBytes = 4096;
 
-    /// <summary>Dissemination barrier: ⌈log2 p⌉ rounds of empty exchanges.</summary>
+    /// <summary>The barrier <see cref="BarrierAlgorithms.Choose"/> picks, as plain blocking calls.</summary>
     public static void Barrier(CollectiveCall c)
     {
         int p = c.Size, r = c.Rank;
+        if (BarrierAlgorithms.Choose(c) == BarrierAlgorithm.Linear)
+        {
+            if (r != 0)
+            {
+                c.SendNow(default, 0, 0);
+                c.ReceiveNow(default, 0, 1);
+                return;
+            }
+            // Arrivals wait in the unexpected queue until taken, so taking them in rank order costs nothing extra.
+            for (int from = 1; from < p; from++)
+                c.ReceiveNow(default, from, 0);
+            for (int to = 1; to < p; to++)
+                c.SendNow(default, to, 1);
+            return;
+        }
+        // Dissemination: ⌈log2 p⌉ rounds of empty exchanges.
         for (int k = 1; k < p; k <<= 1)
             c.SendReceiveNow(default, (r + k) % p, default, (r - k + p) % p, 0);
     }
@@ -46,6 +62,19 @@ internal static unsafe class BlockingCollectives
             if (v + mask < p)
                 c.SendNow(buffer, (v + mask + root) % p, phase);
         }
+    }
+
+    /// <summary>Linear broadcast of a buffer no longer than the transport's eager limit: the root sends to each rank.</summary>
+    public static void LinearBroadcast(CollectiveCall c, Buf buffer, int root, int phase)
+    {
+        int p = c.Size;
+        if (c.Rank != root)
+        {
+            c.ReceiveNow(buffer, root, phase);
+            return;
+        }
+        for (int i = 1; i < p; i++)
+            c.SendNow(buffer, (root + i) % p, phase);
     }
 
     /// <summary>

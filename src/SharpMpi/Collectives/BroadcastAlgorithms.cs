@@ -2,7 +2,9 @@
 namespace SharpMpi.Collectives;
 
 /// <summary>
-/// Broadcast. Binomial tree (⌈lg p⌉(α + nβ)) for short messages or few ranks; for long ones van de Geijn's
+/// Broadcast. Linear (the root sends to each rank; (p − 1)(α + nβ) at the root, but one level) for a few ranks
+/// and short messages;
+/// binomial tree (⌈lg p⌉(α + nβ)) for short messages or few ranks; for long ones van de Geijn's
 /// scatter (binomial) + ring allgather, (lg p + p − 1)α + 2n(p−1)/p β. Ranks are renumbered relative to the
 /// root (vrank).
 /// </summary>
@@ -12,9 +14,12 @@ internal static class BroadcastAlgorithms
     {
         if (c.Size == 1 || buffer.IsEmpty)
             return default;
-        return Choose(c, buffer) == BroadcastAlgorithm.ScatterRingAllgather
-            ? ScatterRingAllgather(c, buffer, root, phase)
-            : Binomial(c, buffer, root, phase);
+        return Choose(c, buffer) switch
+        {
+            BroadcastAlgorithm.ScatterRingAllgather => ScatterRingAllgather(c, buffer, root, phase),
+            BroadcastAlgorithm.Linear => Linear(c, buffer, root, phase),
+            _ => Binomial(c, buffer, root, phase),
+        };
     }
 
     /// <summary>The blocking call: short binomial cases take <see cref="BlockingCollectives.Broadcast"/>.</summary>
@@ -22,8 +27,11 @@ internal static class BroadcastAlgorithms
     {
         if (c.Size == 1 || buffer.IsEmpty)
             return;
-        if (buffer.Length <= BlockingCollectives.StackBytes && Choose(c, buffer) == BroadcastAlgorithm.Binomial)
+        var algorithm = Choose(c, buffer);
+        if (buffer.Length <= BlockingCollectives.StackBytes && algorithm == BroadcastAlgorithm.Binomial)
             BlockingCollectives.Broadcast(c, buffer, root, 0);
+        else if (buffer.Length <= BlockingCollectives.StackBytes && algorithm == BroadcastAlgorithm.Linear)
+            BlockingCollectives.LinearBroadcast(c, buffer, root, 0);
         else
             CollectiveCall.Wait(Run(c, buffer, root));
     }
@@ -32,7 +40,11 @@ internal static class BroadcastAlgorithms
     {
         var t = c.Tuning;
         var algorithm = t.Broadcast;
-        if (algorithm == BroadcastAlgorithm.Auto)
+        if (algorithm == BroadcastAlgorithm.Auto && c.Size <= t.BroadcastLinearMaxRanks && buffer.Length <= t.BroadcastLinearMaxBytes)
+        {
+            algorithm = BroadcastAlgorithm.Linear;
+        }
+        else if (algorithm == BroadcastAlgorithm.Auto)
         {
             algorithm = buffer.Length < t.BroadcastShortBytes || c.Size < t.BroadcastMinRanksForScatter
                 ? BroadcastAlgorithm.Binomial
@@ -64,6 +76,29 @@ internal static class BroadcastAlgorithms
                 if (v + mask < p)
                     batch[n++] = c.StartSend(buffer, (v + mask + root) % p, phase);
             }
+            await c.WaitAll(batch, n).ConfigureAwait(false);
+        }
+        finally
+        {
+            CollectiveCall.ReturnBatch(batch);
+        }
+    }
+
+    /// <summary>The root sends the whole buffer to every other rank, all sends in flight at once.</summary>
+    public static async ValueTask Linear(CollectiveCall c, Buf buffer, int root, int phase)
+    {
+        int p = c.Size;
+        if (c.Rank != root)
+        {
+            await c.Receive(buffer, root, phase).ConfigureAwait(false);
+            return;
+        }
+        var batch = CollectiveCall.RentBatch(p - 1);
+        try
+        {
+            int n = 0;
+            for (int i = 1; i < p; i++)
+                batch[n++] = c.StartSend(buffer, (root + i) % p, phase);
             await c.WaitAll(batch, n).ConfigureAwait(false);
         }
         finally
