@@ -36,8 +36,10 @@ internal static class TraceMerger
     private readonly record struct Block(RankTrace? Trace, int Start, int Count);
 
     /// <summary>Merges the files found in <paramref name="directory"/> into <paramref name="output"/>; returns the number of events and flows.</summary>
-    public static (int Events, int Flows, int Ranks) Merge(string directory, int size, string output)
+    /// <param name="timing">Told how long each phase took (SHARPMPI_DIAG_TIMING=1), or null.</param>
+    public static (int Events, int Flows, int Ranks) Merge(string directory, int size, string output, Action<string>? timing = null)
     {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var ranks = new List<RankTrace>();
         for (int rank = 0; rank < size; rank++)
         {
@@ -52,7 +54,9 @@ internal static class TraceMerger
             }
         }
 
+        long read = System.Diagnostics.Stopwatch.GetTimestamp();
         var (origin, events, flows) = Pair(ranks);
+        long paired = System.Diagnostics.Stopwatch.GetTimestamp();
         var blocks = new List<Block>();
         foreach (var trace in ranks)
         {
@@ -87,6 +91,13 @@ internal static class TraceMerger
             WriteBlocks(stream, blocks, flows, origin);
             w.Raw("]}"u8);
             w.Flush();
+        }
+        if (timing is not null)
+        {
+            static double Ms(long from, long to) => (to - from) * 1000.0 / System.Diagnostics.Stopwatch.Frequency;
+            long done = System.Diagnostics.Stopwatch.GetTimestamp();
+            timing(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"sharpmpi: trace merge: read {Ms(started, read):F1} ms, pair {Ms(read, paired):F1} ms, write {Ms(paired, done):F1} ms, {new FileInfo(output).Length} bytes"));
         }
         return (events, flows.Length, ranks.Count);
     }

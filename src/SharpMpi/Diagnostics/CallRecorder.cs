@@ -318,6 +318,14 @@ internal sealed class CallRecorder
             }
             if (_calls is not null)
                 WriteProfile(Path.Combine(Settings.ProfileDirectory!, $"profile.{WorldRank.ToString(CultureInfo.InvariantCulture)}.json"), reason);
+            if (Settings.Timing)
+            {
+                // SHARPMPI_DIAG_TIMING=1: what tracing cost this rank, to tell recording, writing and JIT apart.
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"sharpmpi: rank {WorldRank}: diagnostics: {(_ring?.Count ?? 0)} records, write {Stopwatch.GetElapsedTime(_finishTicks).TotalMilliseconds:F1} ms, "
+                    + $"JIT {System.Runtime.JitInfo.GetCompiledMethodCount()} methods {System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds:F1} ms, "
+                    + $"up {Stopwatch.GetElapsedTime(_anchorTicks).TotalMilliseconds:F0} ms"));
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
