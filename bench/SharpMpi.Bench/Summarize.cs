@@ -10,7 +10,8 @@ namespace SharpMpi.Bench;
 /// latencies and times (lower is better) and bandwidths (higher is better). Writes the same as Markdown and JSON.
 /// </summary>
 /// <remarks>
-/// Raw files are <c>{impl}-{benchmark}-{round}.txt</c> with impl <c>openmpi</c>, <c>sharpmpi</c> or <c>mpich</c>
+/// Raw files are <c>{impl}-{benchmark}-{round}.txt</c> with impl <c>openmpi</c>, <c>sharpmpi</c>, <c>sharpmpiaot</c>
+/// (the same SharpMPI program published with NativeAOT; the launch benchmark has it) or <c>mpich</c>
 /// (<c>native</c> is read as <c>openmpi</c>), in OSU format: comment lines start with '#', rows are
 /// <c>size value ...</c> (a single value is size 0, as osu_barrier prints). Every row of a file counts as one
 /// sample, so a file may hold several repetitions (the launch timings do). A <c>SKIPPED</c> file in a
@@ -50,12 +51,13 @@ internal static class Summarize
                 if (!byImpl.TryGetValue("sharpmpi", out var sharp) || !byImpl.TryGetValue("openmpi", out var ompi))
                     continue;
                 byImpl.TryGetValue("mpich", out var mpich);
+                byImpl.TryGetValue("sharpmpiaot", out var aot);
                 string unit = Unit(benchmark);
                 bool higherIsBetter = unit == "MB/s";
                 md.AppendLine(CultureInfo.InvariantCulture, $"## {ConfigTitle(config)}{(config.Length > 0 ? ": " : "")}{benchmark} ({unit}, {(higherIsBetter ? "higher" : "lower")} is better)");
                 md.AppendLine();
-                md.AppendLine(mpich is null ? "| size (B) | Open MPI | SharpMPI | ratio | rounds |" : "| size (B) | Open MPI | SharpMPI | ratio | MPICH | rounds |");
-                md.AppendLine(mpich is null ? "|---:|---:|---:|---:|---:|" : "|---:|---:|---:|---:|---:|---:|");
+                md.AppendLine($"| size (B) | Open MPI | SharpMPI | ratio |{(aot is null ? "" : " SharpMPI NativeAOT | ratio |")}{(mpich is null ? "" : " MPICH |")} rounds |");
+                md.AppendLine($"|---:|---:|---:|---:|{(aot is null ? "" : "---:|---:|")}{(mpich is null ? "" : "---:|")}---:|");
                 foreach (var (size, values) in sharp)
                 {
                     if (!ompi.TryGetValue(size, out var nvalues) || (higherIsBetter && size == 0))
@@ -63,11 +65,18 @@ internal static class Summarize
                     double ms = Median(values), mo = Median(nvalues);
                     double? ratio = mo == 0 ? null : ms / mo;
                     double? mm = mpich is not null && mpich.TryGetValue(size, out var mv) ? Median(mv) : null;
+                    double? ma = aot is not null && aot.TryGetValue(size, out var av) ? Median(av) : null;
+                    double? aotRatio = ma is null || mo == 0 ? null : ma / mo;
                     string sizeText = benchmark == "launch" ? $"{size} ranks" : size.ToString(CultureInfo.InvariantCulture);
-                    md.AppendLine(mpich is null
-                        ? string.Create(CultureInfo.InvariantCulture, $"| {sizeText} | {mo:F2} | {ms:F2} | {ratio:F2} | {values.Count} |")
-                        : string.Create(CultureInfo.InvariantCulture, $"| {sizeText} | {mo:F2} | {ms:F2} | {ratio:F2} | {mm:F2} | {values.Count} |"));
-                    json.Add(new { config, benchmark, size, unit, openmpi = mo, sharpmpi = ms, mpich = mm, ratio, samples = values.Count });
+                    md.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                        $"| {sizeText} | {mo:F2} | {ms:F2} | {ratio:F2} |{(aot is null ? "" : $" {ma:F2} | {aotRatio:F2} |")}{(mpich is null ? "" : $" {mm:F2} |")} {values.Count} |"));
+                    json.Add(new { config, benchmark, size, unit, openmpi = mo, sharpmpi = ms, sharpmpiAot = ma, mpich = mm, ratio, aotRatio, samples = values.Count });
+                    if (benchmark == "launch" && mm is > 0)
+                    {
+                        // The launch target is MPICH's time, so say how far from it each SharpMPI row is.
+                        md.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                            $"| ÷ MPICH |  |  | {ms / mm:F2} |{(aot is null ? "" : $"  | {ma / mm:F2} |")}  |  |"));
+                    }
                 }
                 md.AppendLine();
             }

@@ -1,7 +1,6 @@
 using System.ComponentModel;
 using System.Globalization;
 using System.Net;
-using System.Security.Cryptography;
 using System.Threading.Channels;
 using SharpMpi.Bootstrap;
 
@@ -55,7 +54,7 @@ internal sealed class JobLauncher
     {
         ResolvedProgram program = ProgramResolver.Resolve(_options.Program, _options.Verbose ? Verbose : null);
         // 6 random bytes: 12 hex characters, unique enough per machine and safe in /dev/shm names.
-        string jobId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+        string jobId = KvsProtocol.NewRandomHex(6);
         string secret = KvsProtocol.NewRandomHex();
 
         Placement placement = _options.Placement;

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.InteropServices;
 using SharpMpi.Collectives;
 
@@ -10,7 +11,7 @@ namespace SharpMpi;
 // in its rank order. Blocking.
 public partial class Communicator
 {
-    private T? InterBroadcastObject<T>(T? value, int root)
+    private T? InterBroadcastObject<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(T? value, int root)
     {
         CheckInterRoot(root, nameof(root));
         ArrayBufferWriter<byte>? w = null;
@@ -33,7 +34,7 @@ public partial class Communicator
         }
     }
 
-    private T?[]? InterGatherObject<T>(T? value, int root)
+    private T?[]? InterGatherObject<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(T? value, int root)
     {
         CheckInterRoot(root, nameof(root));
         ArrayBufferWriter<byte>? w = null;
@@ -54,7 +55,7 @@ public partial class Communicator
         }
     }
 
-    private T? InterScatterObject<T>(T?[]? values, int root)
+    private T? InterScatterObject<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(T?[]? values, int root)
     {
         CheckInterRoot(root, nameof(root));
         ArrayBufferWriter<byte>? w = null;
@@ -75,7 +76,7 @@ public partial class Communicator
         }
     }
 
-    private T?[] InterAllgatherObject<T>(T? value)
+    private T?[] InterAllgatherObject<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(T? value)
     {
         ArrayBufferWriter<byte>? w = null;
         byte[]? bytes = null;
@@ -95,7 +96,7 @@ public partial class Communicator
         }
     }
 
-    private T?[] InterAlltoallObject<T>(T?[] values)
+    private T?[] InterAlltoallObject<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(T?[] values)
     {
         ArrayBufferWriter<byte>? w = null;
         byte[]? bytes = null;
@@ -116,7 +117,7 @@ public partial class Communicator
     }
 
     /// <summary>The root's group folds at its leader (in rank order, on the local group), which sends the result to the root.</summary>
-    private T? InterReduceObject<T>(T? value, Func<T?, T?, T?> op, int root)
+    private T? InterReduceObject<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(T? value, Func<T?, T?, T?> op, int root)
     {
         CheckInterRoot(root, nameof(root));
         ArgumentNullException.ThrowIfNull(op);
@@ -138,7 +139,7 @@ public partial class Communicator
     }
 
     /// <summary>Each group folds at its leader; the leaders swap the serialized results and broadcast them within their group.</summary>
-    private unsafe T? InterAllreduceObject<T>(T? value, Func<T?, T?, T?> op)
+    private unsafe T? InterAllreduceObject<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(T? value, Func<T?, T?, T?> op)
     {
         ArgumentNullException.ThrowIfNull(op);
         var acc = LocalGroup.ReduceObject(value, op, 0);
@@ -176,7 +177,7 @@ public partial class Communicator
     }
 
     /// <summary>Serializes one object per remote rank back to back into <paramref name="w"/>; returns their lengths.</summary>
-    private int[] SerializeEach<T>(ArrayBufferWriter<byte> w, T?[]? values, string name)
+    private int[] SerializeEach<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(ArrayBufferWriter<byte> w, T?[]? values, string name)
     {
         ArgumentNullException.ThrowIfNull(values, name);
         CheckPerRemoteRank(values.Length, name);
@@ -190,7 +191,7 @@ public partial class Communicator
         return lengths;
     }
 
-    private T?[] DeserializeBlocks<T>(byte[] bytes, int[] lengths)
+    private T?[] DeserializeBlocks<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(byte[] bytes, int[] lengths)
     {
         var result = new T?[lengths.Length];
         int at = 0;

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using SharpMpi.Collectives;
 
 namespace SharpMpi;
@@ -9,7 +10,7 @@ namespace SharpMpi;
 public partial class Communicator
 {
     /// <summary>Returns <paramref name="value"/> of <paramref name="root"/> on every rank (the root gets its own object back) (MPI_Bcast of a serialized object).</summary>
-    public unsafe T? BroadcastObject<T>(T? value, int root)
+    public unsafe T? BroadcastObject<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(T? value, int root)
     {
         if (IsIntercommunicator)
             return InterBroadcastObject(value, root);
@@ -47,7 +48,7 @@ public partial class Communicator
     }
 
     /// <summary>Gathers one object per rank; returns them in rank order at <paramref name="root"/>, null elsewhere (MPI_Gather of serialized objects).</summary>
-    public unsafe T?[]? GatherObject<T>(T? value, int root)
+    public unsafe T?[]? GatherObject<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(T? value, int root)
     {
         if (IsIntercommunicator)
             return InterGatherObject(value, root);
@@ -101,7 +102,7 @@ public partial class Communicator
     }
 
     /// <summary>Sends <paramref name="values"/>[i] of <paramref name="root"/> (one per rank; ignored elsewhere) to rank i (MPI_Scatter of serialized objects).</summary>
-    public unsafe T? ScatterObject<T>(T?[]? values, int root)
+    public unsafe T? ScatterObject<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(T?[]? values, int root)
     {
         if (IsIntercommunicator)
             return InterScatterObject(values, root);
@@ -154,7 +155,7 @@ public partial class Communicator
     }
 
     /// <summary>Returns every rank's object, in rank order (MPI_Allgather of serialized objects).</summary>
-    public unsafe T?[] AllgatherObject<T>(T? value)
+    public unsafe T?[] AllgatherObject<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(T? value)
     {
         if (IsIntercommunicator)
             return InterAllgatherObject(value);
@@ -194,7 +195,7 @@ public partial class Communicator
     }
 
     /// <summary>Sends <paramref name="values"/>[j] to rank j and returns the objects received, indexed by source rank (MPI_Alltoall of serialized objects).</summary>
-    public unsafe T?[] AlltoallObject<T>(T?[] values)
+    public unsafe T?[] AlltoallObject<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(T?[] values)
     {
         ArgumentNullException.ThrowIfNull(values);
         if (IsIntercommunicator)
@@ -247,7 +248,7 @@ public partial class Communicator
     /// of contiguous rank ranges, so <paramref name="op"/> need only be associative); the result at
     /// <paramref name="root"/>, default elsewhere.
     /// </summary>
-    public T? ReduceObject<T>(T? value, Func<T?, T?, T?> op, int root)
+    public T? ReduceObject<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(T? value, Func<T?, T?, T?> op, int root)
     {
         if (IsIntercommunicator)
             return InterReduceObject(value, op, root);
@@ -289,11 +290,11 @@ public partial class Communicator
     }
 
     /// <summary>Folds every rank's object with <paramref name="op"/> in rank order and returns the result on every rank (MPI_Allreduce on serialized objects).</summary>
-    public T? AllreduceObject<T>(T? value, Func<T?, T?, T?> op) =>
+    public T? AllreduceObject<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(T? value, Func<T?, T?, T?> op) =>
         IsIntercommunicator ? InterAllreduceObject(value, op) : BroadcastObject(ReduceObject(value, op, 0), 0);
 
     /// <summary>Inclusive scan of objects: rank i gets x0 ∘ x1 ∘ … ∘ xi (a chain through the ranks) (MPI_Scan on serialized objects).</summary>
-    public T? ScanObject<T>(T? value, Func<T?, T?, T?> op)
+    public T? ScanObject<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(T? value, Func<T?, T?, T?> op)
     {
         ArgumentNullException.ThrowIfNull(op);
         var c = BeginCollective();
@@ -353,7 +354,7 @@ public partial class Communicator
         }
     }
 
-    private unsafe T? ReceiveObjectInternal<T>(CollectiveCall c, int source, int phase)
+    private unsafe T? ReceiveObjectInternal<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(CollectiveCall c, int source, int phase)
     {
         long length = 0;
         CollectiveCall.Wait(c.Receive(new Buf(&length, sizeof(long)), source, phase));

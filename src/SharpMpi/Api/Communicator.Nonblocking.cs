@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.InteropServices;
 using SharpMpi.Diagnostics;
 using SharpMpi.Engine;
@@ -160,7 +161,7 @@ public partial class Communicator
     }
 
     /// <summary>Receives and deserializes an object message without blocking a thread; sized exactly at match time.</summary>
-    public async Task<T?> ReceiveObjectAsync<T>(int source = AnySource, int tag = AnyTag, CancellationToken cancellationToken = default)
+    public async Task<T?> ReceiveObjectAsync<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(int source = AnySource, int tag = AnyTag, CancellationToken cancellationToken = default)
     {
         var message = await MatchedProbeAsync(source, tag, cancellationToken).ConfigureAwait(false);
         long length = message.Status.ByteCount;

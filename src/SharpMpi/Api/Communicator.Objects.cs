@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using SharpMpi.Diagnostics;
 using SharpMpi.Engine;
 
@@ -64,10 +65,10 @@ public partial class Communicator
     }
 
     /// <summary>Receives and deserializes one object message. The receive buffer is sized exactly at match time (MPI_Mprobe and MPI_Mrecv).</summary>
-    public T? ReceiveObject<T>(int source = AnySource, int tag = AnyTag) => ReceiveObject<T>(source, tag, out _);
+    public T? ReceiveObject<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(int source = AnySource, int tag = AnyTag) => ReceiveObject<T>(source, tag, out _);
 
     /// <summary>Receives and deserializes one object message, with its status (MPI_Mprobe and MPI_Mrecv).</summary>
-    public T? ReceiveObject<T>(int source, int tag, out Status status)
+    public T? ReceiveObject<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(int source, int tag, out Status status)
     {
         CheckSource(source);
         CheckReceiveTag(tag);
@@ -84,7 +85,7 @@ public partial class Communicator
     }
 
     /// <summary>Receives a matched object message; <paramref name="sequence"/> is its flow number when recording, else -1.</summary>
-    internal unsafe T? ReceiveObjectMatched<T>(UnexpectedMessage m, out Status status, out long sequence)
+    internal unsafe T? ReceiveObjectMatched<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(UnexpectedMessage m, out Status status, out long sequence)
     {
         long length = m.Length;
         if (length > Array.MaxLength)

@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 using SharpMpi.Datatypes;
 
 namespace SharpMpi;
@@ -117,10 +118,23 @@ public sealed class Datatype : IDisposable
     /// The committed datatype of one <typeparamref name="T"/>: a primitive (int, double, …, enums by their
     /// underlying type) or a blittable struct described field by field (as <see cref="Struct{TStruct}"/>).
     /// </summary>
-    public static Datatype Of<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicFields | DynamicallyAccessedMemberTypes.NonPublicFields)] T>()
-        where T : unmanaged => Predefined<T>.Instance;
+    public static Datatype Of<[DynamicallyAccessedMembers(StructLayoutProbe.Fields)] T>()
+        where T : unmanaged
+    {
+        try
+        {
+            return Predefined<T>.Instance;
+        }
+        catch (TypeInitializationException e) when (e.InnerException is not null)
+        {
+            // Say why the struct cannot be described (a pointer field, fields removed by trimming), not that a
+            // type initializer failed.
+            ExceptionDispatchInfo.Throw(e.InnerException);
+            throw;
+        }
+    }
 
-    private static class Predefined<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicFields | DynamicallyAccessedMemberTypes.NonPublicFields)] T>
+    private static class Predefined<[DynamicallyAccessedMembers(StructLayoutProbe.Fields)] T>
         where T : unmanaged
     {
         public static readonly Datatype Instance = Create();
@@ -142,7 +156,7 @@ public sealed class Datatype : IDisposable
     // ------------------------------------------------------------------ constructors
 
     /// <summary><paramref name="count"/> consecutive elements of <typeparamref name="T"/> (MPI_Type_contiguous).</summary>
-    public static Datatype Contiguous<T>(int count) where T : unmanaged => Contiguous(count, Of<T>());
+    public static Datatype Contiguous<[DynamicallyAccessedMembers(StructLayoutProbe.Fields)] T>(int count) where T : unmanaged => Contiguous(count, Of<T>());
 
     /// <summary><paramref name="count"/> consecutive elements of <paramref name="oldType"/> (MPI_Type_contiguous).</summary>
     public static Datatype Contiguous(int count, Datatype oldType)
@@ -160,7 +174,7 @@ public sealed class Datatype : IDisposable
     /// starts <paramref name="stride"/> elements apart (MPI_Type_vector): a matrix column is
     /// <c>Vector&lt;double&gt;(rows, 1, columns)</c>.
     /// </summary>
-    public static Datatype Vector<T>(int count, int blockLength, int stride) where T : unmanaged =>
+    public static Datatype Vector<[DynamicallyAccessedMembers(StructLayoutProbe.Fields)] T>(int count, int blockLength, int stride) where T : unmanaged =>
         Vector(count, blockLength, stride, Of<T>());
 
     /// <summary>Vector of <paramref name="oldType"/>; the stride is in extents of the old type (MPI_Type_vector).</summary>
@@ -171,7 +185,7 @@ public sealed class Datatype : IDisposable
     }
 
     /// <summary>Like <see cref="Vector{T}"/> with the stride in bytes (MPI_Type_create_hvector).</summary>
-    public static Datatype HVector<T>(int count, int blockLength, long strideBytes) where T : unmanaged =>
+    public static Datatype HVector<[DynamicallyAccessedMembers(StructLayoutProbe.Fields)] T>(int count, int blockLength, long strideBytes) where T : unmanaged =>
         HVector(count, blockLength, strideBytes, Of<T>());
 
     /// <summary>HVector of <paramref name="oldType"/> (MPI_Type_create_hvector).</summary>
@@ -193,7 +207,7 @@ public sealed class Datatype : IDisposable
     /// Blocks of <paramref name="blockLengths"/>[i] elements of <typeparamref name="T"/> starting at element
     /// <paramref name="displacements"/>[i] (MPI_Type_indexed).
     /// </summary>
-    public static Datatype Indexed<T>(ReadOnlySpan<int> blockLengths, ReadOnlySpan<int> displacements) where T : unmanaged =>
+    public static Datatype Indexed<[DynamicallyAccessedMembers(StructLayoutProbe.Fields)] T>(ReadOnlySpan<int> blockLengths, ReadOnlySpan<int> displacements) where T : unmanaged =>
         Indexed(blockLengths, displacements, Of<T>());
 
     /// <summary>Indexed of <paramref name="oldType"/>; displacements in extents of the old type (MPI_Type_indexed).</summary>
@@ -208,7 +222,7 @@ public sealed class Datatype : IDisposable
     }
 
     /// <summary>Like <see cref="Indexed{T}"/> with displacements in bytes (MPI_Type_create_hindexed).</summary>
-    public static Datatype HIndexed<T>(ReadOnlySpan<int> blockLengths, ReadOnlySpan<long> byteDisplacements) where T : unmanaged =>
+    public static Datatype HIndexed<[DynamicallyAccessedMembers(StructLayoutProbe.Fields)] T>(ReadOnlySpan<int> blockLengths, ReadOnlySpan<long> byteDisplacements) where T : unmanaged =>
         HIndexed(blockLengths, byteDisplacements, Of<T>());
 
     /// <summary>HIndexed of <paramref name="oldType"/> (MPI_Type_create_hindexed).</summary>
@@ -216,7 +230,7 @@ public sealed class Datatype : IDisposable
         HIndexedCore(blockLengths, byteDisplacements, Old(oldType), $"HIndexed({blockLengths.Length} blocks, {oldType.Name})");
 
     /// <summary>Blocks of the same <paramref name="blockLength"/> at element <paramref name="displacements"/> (MPI_Type_create_indexed_block).</summary>
-    public static Datatype IndexedBlock<T>(int blockLength, ReadOnlySpan<int> displacements) where T : unmanaged =>
+    public static Datatype IndexedBlock<[DynamicallyAccessedMembers(StructLayoutProbe.Fields)] T>(int blockLength, ReadOnlySpan<int> displacements) where T : unmanaged =>
         IndexedBlock(blockLength, displacements, Of<T>());
 
     /// <summary>IndexedBlock of <paramref name="oldType"/> (MPI_Type_create_indexed_block).</summary>
@@ -247,7 +261,7 @@ public sealed class Datatype : IDisposable
     /// The datatype of a blittable struct, field by field at the offsets the runtime really uses (nested
     /// structs flattened, padding skipped, extent = sizeof(<typeparamref name="TStruct"/>)). Committed.
     /// </summary>
-    public static Datatype Struct<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicFields | DynamicallyAccessedMemberTypes.NonPublicFields)] TStruct>()
+    public static Datatype Struct<[DynamicallyAccessedMembers(StructLayoutProbe.Fields)] TStruct>()
         where TStruct : unmanaged
     {
         var map = Primitives.Of(typeof(TStruct)) is null ? StructLayoutProbe.Build<TStruct>() : Of<TStruct>().Map;
@@ -283,7 +297,7 @@ public sealed class Datatype : IDisposable
     /// <paramref name="subsizes"/> elements per dimension starting at <paramref name="starts"/>, out of
     /// <paramref name="sizes"/>. The extent is the whole array, so consecutive elements of this type are consecutive arrays.
     /// </summary>
-    public static Datatype Subarray<T>(ReadOnlySpan<int> sizes, ReadOnlySpan<int> subsizes, ReadOnlySpan<int> starts, ArrayOrder order = ArrayOrder.C)
+    public static Datatype Subarray<[DynamicallyAccessedMembers(StructLayoutProbe.Fields)] T>(ReadOnlySpan<int> sizes, ReadOnlySpan<int> subsizes, ReadOnlySpan<int> starts, ArrayOrder order = ArrayOrder.C)
         where T : unmanaged => Subarray(sizes, subsizes, starts, order, Of<T>());
 
     /// <summary>Subarray of <paramref name="oldType"/> elements (MPI_Type_create_subarray).</summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.InteropServices;
 using SharpMpi.Diagnostics;
 using SharpMpi.Engine;
@@ -58,7 +59,7 @@ public sealed class Message
     }
 
     /// <summary>Receives and deserializes an object message (MPI_Mprobe and MPI_Mrecv).</summary>
-    public T? ReceiveObject<T>()
+    public T? ReceiveObject<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>()
     {
         var m = Take();
         var scope = CallScope.Begin(_comm.Engine.Recorder, "MatchedReceive", _comm, m.Source, m.Tag);

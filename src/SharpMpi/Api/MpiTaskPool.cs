@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 
 namespace SharpMpi;
 
@@ -49,7 +50,7 @@ public sealed class MpiTaskPool : IAsyncDisposable
     public bool IsMaster => _comm.Rank == MasterRank;
 
     /// <summary>Registers <paramref name="function"/> under <paramref name="name"/>. Call it on every rank.</summary>
-    public void Register<TArgument, TResult>(string name, Func<TArgument, TResult> function)
+    public void Register<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] TArgument, TResult>(string name, Func<TArgument, TResult> function)
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(function);
@@ -66,7 +67,7 @@ public sealed class MpiTaskPool : IAsyncDisposable
 
     /// <summary>Runs <paramref name="name"/>(<paramref name="argument"/>) on a worker and returns its result.</summary>
     /// <exception cref="MpiTaskException">The function threw on the worker.</exception>
-    public async Task<TResult> SubmitAsync<TArgument, TResult>(string name, TArgument argument, CancellationToken cancellationToken = default)
+    public async Task<TResult> SubmitAsync<TArgument, [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] TResult>(string name, TArgument argument, CancellationToken cancellationToken = default)
     {
         if (!IsMaster)
             throw new InvalidOperationException($"Only rank {MasterRank} submits work; rank {_comm.Rank} should call RunWorker().");
@@ -100,7 +101,7 @@ public sealed class MpiTaskPool : IAsyncDisposable
     }
 
     /// <summary>Runs <paramref name="name"/> on every argument, spread over the workers; results in input order.</summary>
-    public async Task<TResult[]> MapAsync<TArgument, TResult>(string name, IEnumerable<TArgument> arguments, CancellationToken cancellationToken = default)
+    public async Task<TResult[]> MapAsync<TArgument, [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] TResult>(string name, IEnumerable<TArgument> arguments, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(arguments);
         var tasks = new List<Task<TResult>>();

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
 
 namespace SharpMpi.Bootstrap;
 
@@ -130,7 +129,7 @@ internal static class BootstrapSource
             if (rank == 0)
             {
                 secret = KvsProtocol.NewRandomHex();
-                jobId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+                jobId = KvsProtocol.NewRandomHex(6);
                 store.Put("sharpmpi/secret", secret);
                 store.Put("sharpmpi/jobid", jobId);
             }

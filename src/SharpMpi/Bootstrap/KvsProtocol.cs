@@ -33,6 +33,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using SharpMpi.Interop;
 
 namespace SharpMpi.Bootstrap;
 
@@ -82,12 +83,23 @@ internal static class KvsProtocol
             && port is > 0 and <= 65535;
     }
 
-    /// <summary>A fresh random secret or nonce as lower-case hex.</summary>
-    public static string NewRandomHex() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(SecretBytes));
+    /// <summary>A fresh random secret, nonce or job id of <paramref name="bytes"/> bytes, as lower-case hex.</summary>
+    /// <remarks>
+    /// From the kernel (getrandom) rather than RandomNumberGenerator, which is OpenSSL on Linux: its first call loads
+    /// libssl and libcrypto (about 10 ms), in the launcher and in rank 0, before any rank can start.
+    /// </remarks>
+    public static string NewRandomHex(int bytes = SecretBytes)
+    {
+        Span<byte> random = stackalloc byte[bytes];
+        if (!LinuxNative.TryGetRandom(random))
+            RandomNumberGenerator.Fill(random);
+        return Convert.ToHexStringLower(random);
+    }
 
     /// <summary>The answer to a Hello: HMAC-SHA256 of the nonce keyed with the job secret, lower-case hex.</summary>
+    /// <remarks>Managed HMAC, not OpenSSL's: every rank computes one at start-up (see <see cref="HmacSha256"/>).</remarks>
     public static string ComputeMac(string secretHex, string nonceHex) =>
-        Convert.ToHexStringLower(HMACSHA256.HashData(Convert.FromHexString(secretHex), Convert.FromHexString(nonceHex)));
+        Convert.ToHexStringLower(HmacSha256.HashData(Convert.FromHexString(secretHex), Convert.FromHexString(nonceHex)));
 
     /// <summary>Checks a client's answer in constant time; malformed hex is simply a wrong answer.</summary>
     public static bool VerifyMac(string secretHex, string nonceHex, string macHex)
@@ -101,7 +113,7 @@ internal static class KvsProtocol
         {
             return false;
         }
-        byte[] expected = HMACSHA256.HashData(Convert.FromHexString(secretHex), Convert.FromHexString(nonceHex));
+        byte[] expected = HmacSha256.HashData(Convert.FromHexString(secretHex), Convert.FromHexString(nonceHex));
         return CryptographicOperations.FixedTimeEquals(given, expected);
     }
 

@@ -13,13 +13,19 @@ namespace SharpMpi.Datatypes;
 /// </summary>
 internal static class StructLayoutProbe
 {
+    /// <summary>
+    /// What the probe reads of a struct by reflection: its fields. Generic parameters that reach
+    /// <see cref="Build{T}"/> carry this annotation, so a trimmed or NativeAOT app keeps the fields' metadata.
+    /// </summary>
+    public const DynamicallyAccessedMemberTypes Fields = DynamicallyAccessedMemberTypes.PublicFields | DynamicallyAccessedMemberTypes.NonPublicFields;
+
     private const BindingFlags InstanceFields = BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic;
 
-    public static TypeMap Build<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicFields | DynamicallyAccessedMemberTypes.NonPublicFields)] T>()
+    public static TypeMap Build<[DynamicallyAccessedMembers(Fields)] T>()
         where T : unmanaged
     {
         var leaves = new List<(int Offset, Primitive Primitive)>();
-        Walk(typeof(T), [], leaves, static (path, leafType) => Measure<T>(path, leafType));
+        Walk(typeof(T), typeof(T).GetFields(InstanceFields), [], leaves, static (path, leafType) => Measure<T>(path, leafType));
         leaves.Sort((a, b) => a.Offset.CompareTo(b.Offset));
         var map = new TypeMap();
         foreach (var (offset, primitive) in leaves)
@@ -29,10 +35,14 @@ internal static class StructLayoutProbe
         return map;
     }
 
-    [UnconditionalSuppressMessage("Trimming", "IL2070", Justification = "Field types of an unmanaged struct are value types whose fields the caller keeps.")]
-    private static void Walk(Type type, FieldInfo[] path, List<(int, Primitive)> leaves, Func<FieldInfo[], Type, int> measure)
+    // The fields of a struct nested in T cannot be annotated: the trimmer and NativeAOT keep the fields of T (the
+    // annotated generic argument) but not, transitively, those of the structs its fields are. A JIT run always has
+    // them. Where they were removed, NestedFields throws with the fix rather than describing the struct without
+    // them (which would send too few bytes, silently).
+    [UnconditionalSuppressMessage("Trimming", "IL2072", Justification = "Nested struct fields are checked by NestedFields; see the comment above.")]
+    private static void Walk(Type type, FieldInfo[] fields, FieldInfo[] path, List<(int, Primitive)> leaves, Func<FieldInfo[], Type, int> measure)
     {
-        foreach (var f in type.GetFields(InstanceFields))
+        foreach (var f in fields)
         {
             var ft = f.FieldType;
             FieldInfo[] p = [.. path, f];
@@ -47,7 +57,7 @@ internal static class StructLayoutProbe
             else if (ft.IsValueType && ft.GetCustomAttribute<InlineArrayAttribute>() is { } inline)
             {
                 // [InlineArray(n)] struct: one declared field repeated n times.
-                var element = ft.GetFields(InstanceFields)[0];
+                var element = NestedFields(ft, type, f)[0];
                 int first = measure([.. p, element], element.FieldType);
                 var elementPrim = Primitives.Of(element.FieldType)
                     ?? throw new NotSupportedException($"Inline arrays of {element.FieldType.Name} are not supported in datatypes.");
@@ -57,13 +67,31 @@ internal static class StructLayoutProbe
             }
             else if (ft.IsValueType)
             {
-                Walk(ft, p, leaves, measure);
+                Walk(ft, NestedFields(ft, type, f), p, leaves, measure);
             }
             else
             {
                 throw new ArgumentException($"{type.Name}.{f.Name} is not an unmanaged field.");
             }
         }
+    }
+
+    /// <summary>
+    /// The fields of <paramref name="nested"/>, the type of <paramref name="field"/> of <paramref name="owner"/>.
+    /// A struct with no fields is one byte long; a longer one that shows none had them removed by trimming.
+    /// </summary>
+    private static FieldInfo[] NestedFields([DynamicallyAccessedMembers(Fields)] Type nested, Type owner, FieldInfo field)
+    {
+        var fields = nested.GetFields(InstanceFields);
+        if (fields.Length == 0 && RuntimeHelpers.SizeOf(nested.TypeHandle) > 1)
+        {
+            throw new NotSupportedException(
+                $"The fields of {nested.Name} (the type of {owner.Name}.{field.Name}) are not available: this app was trimmed or " +
+                "published with NativeAOT, which keeps the fields of the struct a datatype is built from but not those of the structs " +
+                $"nested in it. Keep them with [DynamicDependency(DynamicallyAccessedMemberTypes.PublicFields | DynamicallyAccessedMemberTypes.NonPublicFields, typeof({nested.Name}))] " +
+                "on the method that builds the datatype.");
+        }
+        return fields;
     }
 
     private static int Measure<T>(FieldInfo[] path, Type leafType) where T : unmanaged

@@ -38,7 +38,7 @@ internal sealed class CallRecorder
     private readonly CallTable? _calls;
     private readonly Dictionary<(string Call, CallSite Site), CallStats>? _sites;
     private readonly int _siteInterval;
-    private readonly Dictionary<(IntPtr Method, int Offset), CallSite>? _siteNames;
+    private readonly Dictionary<(string? Type, string Method, int ILOffset, int NativeOffset), CallSite>? _siteNames;
     private readonly long _anchorTicks;
     private readonly double _anchorUnixMicroseconds;
     private long _finishTicks;
@@ -275,27 +275,50 @@ internal sealed class CallRecorder
         into.MaxTicks = Math.Max(into.MaxTicks, s.MaxTicks);
     }
 
-    private static readonly Assembly s_library = typeof(CallRecorder).Assembly;
+    private static readonly string s_library = typeof(CallRecorder).Assembly.GetName().Name!;
 
     // The first frame outside SharpMpi: the user's call; described once per (method, offset).
+    // DiagnosticMethodInfo finds and keys the frame: it needs no reflection metadata, so it also works in trimmed
+    // and NativeAOT apps. The method's token and module, for the launcher's file:line lookup, need reflection;
+    // where that metadata was trimmed away the site is shown as Type.Method+offset.
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "GetMethod may return null when trimmed; the site then has no file and line")]
     private CallSite? FindCallSite()
     {
         var trace = new StackTrace(2, false);
         for (int i = 0; i < trace.FrameCount; i++)
         {
             var frame = trace.GetFrame(i);
-            var method = frame?.GetMethod();
-            if (method is null || method.DeclaringType?.Assembly == s_library)
+            var method = frame is null ? null : DiagnosticMethodInfo.Create(frame);
+            if (method is null || IsLibrary(method.DeclaringAssemblyName))
                 continue;
-            var key = (method.MethodHandle.Value, frame!.GetILOffset());
+            // The native offset tells overloads apart (no method handle here); a site seen in two JIT tiers gets two entries.
+            var key = (method.DeclaringTypeName, method.Name, frame!.GetILOffset(), frame.GetNativeOffset());
             lock (_siteNames!)
             {
                 if (!_siteNames.TryGetValue(key, out var site))
-                    _siteNames[key] = site = CallSite.Of(method, key.Item2);
+                {
+                    _siteNames[key] = site = frame.GetMethod() is { } reflected && key.Item3 != StackFrame.OFFSET_UNKNOWN
+                        ? CallSite.Of(reflected, key.Item3)
+                        : CallSite.Unresolved($"{ShortTypeName(key.Item1)}.{key.Item2}", key.Item4);
+                }
                 return site;
             }
         }
         return null;
+    }
+
+    private static bool IsLibrary(string? assembly) =>
+        assembly is not null && assembly.StartsWith(s_library, StringComparison.Ordinal)
+        && (assembly.Length == s_library.Length || assembly[s_library.Length] == ',');
+
+    // "Ns.Outer+Inner`1[[System.Int32, ...]]" -> "Inner`1", as Type.Name shows it.
+    private static string ShortTypeName(string? fullName)
+    {
+        if (fullName is null)
+            return "";
+        int generic = fullName.IndexOf('[', StringComparison.Ordinal);
+        var name = generic < 0 ? fullName.AsSpan() : fullName.AsSpan(0, generic);
+        return name[(name.LastIndexOfAny('.', '+') + 1)..].ToString();
     }
 
     /// <summary>Writes the trace and profile files (once; later calls do nothing). Never throws.</summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Reflection;
 
@@ -32,10 +33,16 @@ internal sealed class CallSite
     /// <summary>Metadata token of the caller's method.</summary>
     public int MethodToken { get; }
 
-    /// <summary>How the site is shown when its line cannot be found: <c>Type.Method+IL_001a</c>.</summary>
-    public string Fallback => $"{Where}+IL_{ILOffset.ToString("x4", CultureInfo.InvariantCulture)}";
+    /// <summary>Native code offset of the call, for sites without an IL offset (NativeAOT); -1 otherwise.</summary>
+    public int NativeOffset { get; private init; } = -1;
+
+    /// <summary>How the site is shown when its line cannot be found: <c>Type.Method+IL_001a</c> (or <c>+0x1a</c>, native).</summary>
+    public string Fallback => NativeOffset >= 0
+        ? $"{Where}+0x{NativeOffset.ToString("x", CultureInfo.InvariantCulture)}"
+        : $"{Where}+IL_{ILOffset.ToString("x4", CultureInfo.InvariantCulture)}";
 
     /// <summary>The site of a call made by <paramref name="method"/> at <paramref name="ilOffset"/>.</summary>
+    [UnconditionalSuppressMessage("SingleFile", "IL3002", Justification = "A single-file app's module has no path; the check below drops it and the site keeps its fallback name")]
     public static CallSite Of(MethodBase method, int ilOffset)
     {
         string? module = method.Module.FullyQualifiedName;
@@ -44,4 +51,8 @@ internal sealed class CallSite
             module = null;
         return new CallSite($"{method.DeclaringType?.Name}.{method.Name}", ilOffset, module, method.MetadataToken);
     }
+
+    /// <summary>A site known only by name and native offset (no reflection metadata, as in NativeAOT apps).</summary>
+    public static CallSite Unresolved(string where, int nativeOffset) =>
+        new(where, -1, null, 0) { NativeOffset = nativeOffset };
 }

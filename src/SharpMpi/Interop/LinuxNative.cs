@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace SharpMpi.Interop;
 
-/// <summary>The few Linux system calls SharpMPI needs: futex, process_vm_readv, prctl, kill.</summary>
+/// <summary>The few Linux system calls SharpMPI needs: futex, process_vm_readv, prctl, kill, getrandom.</summary>
 internal static unsafe partial class LinuxNative
 {
     private const int FutexWait = 0;
@@ -75,6 +75,40 @@ internal static unsafe partial class LinuxNative
 
     [LibraryImport("libc", EntryPoint = "getpid")]
     public static partial int GetPid();
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint getrandom(byte* buffer, nuint length, uint flags);
+
+    /// <summary>
+    /// Fills <paramref name="buffer"/> from the kernel's cryptographically secure generator (getrandom(2), which
+    /// blocks only until the generator is seeded at boot); false where the call is not available.
+    /// </summary>
+    public static bool TryGetRandom(Span<byte> buffer)
+    {
+        const int EINTR = 4;
+        if (!OperatingSystem.IsLinux())
+            return false;
+        try
+        {
+            fixed (byte* start = buffer)
+            {
+                int done = 0;
+                while (done < buffer.Length)
+                {
+                    nint n = getrandom(start + done, (nuint)(buffer.Length - done), 0);
+                    if (n > 0)
+                        done += (int)n;
+                    else if (n < 0 && Marshal.GetLastPInvokeError() != EINTR)
+                        return false;
+                }
+            }
+            return true;
+        }
+        catch (EntryPointNotFoundException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>True where futex and process_vm_readv can be called (Linux on x64/arm64).</summary>
     public static bool IsSupported => OperatingSystem.IsLinux() && s_sysFutex > 0;

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 
 namespace SharpMpi.Serialization;
 
@@ -13,5 +14,10 @@ public interface IMpiSerializer
     void Serialize<T>(IBufferWriter<byte> writer, in T? value);
 
     /// <summary>Reads a value written by <see cref="Serialize{T}"/>.</summary>
-    T? Deserialize<T>(ReadOnlySpan<byte> data);
+    /// <remarks>
+    /// <typeparamref name="T"/> keeps all its members in trimmed and NativeAOT apps (DynamicallyAccessedMembers.All),
+    /// as MemoryPack requires: it finds a <c>[MemoryPackable]</c> type's generated formatter by reflection when no value of
+    /// the type was created yet. The object calls of <see cref="Communicator"/> carry the same annotation.
+    /// </remarks>
+    T? Deserialize<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(ReadOnlySpan<byte> data);
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using MemoryPack;
 
 namespace SharpMpi.Serialization;
@@ -27,7 +28,7 @@ public sealed class MemoryPackMpiSerializer : IMpiSerializer
     }
 
     /// <inheritdoc/>
-    public T? Deserialize<T>(ReadOnlySpan<byte> data)
+    public T? Deserialize<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] T>(ReadOnlySpan<byte> data)
     {
         try
         {
