@@ -89,6 +89,27 @@ public sealed class TraceFileTests : IDisposable
     }
 
     [Fact]
+    public void FlowSequences_ManyKeys_CountEachKeyFromZero()
+    {
+        var sequences = new FlowSequences();
+        // More keys than the table starts with, interleaved, so it grows while counts are in it.
+        for (int round = 0; round < 3; round++)
+        {
+            for (int key = 0; key < 100; key++)
+                Assert.Equal(round, sequences.Next(4, key % 10, key / 10));
+        }
+        Assert.Equal(0, sequences.Next(6, 0, 0));
+    }
+
+    [Fact]
+    public void CallRecorder_SampleSeed_DiffersBetweenRanksOnTheSameThread()
+    {
+        var seeds = Enumerable.Range(0, 64).Select(rank => CallRecorder.SampleSeed(thread: 1, rank)).ToList();
+        Assert.Equal(seeds.Count, seeds.Distinct().Count());
+        Assert.All(seeds, seed => Assert.NotEqual(0u, seed));
+    }
+
+    [Fact]
     public void TraceStrings_ManyDistinctTexts_EachKeepsItsId()
     {
         var strings = new TraceStrings();

@@ -175,6 +175,17 @@ internal sealed class CallRecorder
     [ThreadStatic]
     private static uint t_random;
 
+    /// <summary>
+    /// The call-site sampler's seed for a thread of a rank (never 0). By rank too: ranks run the same program
+    /// on the same thread ids, and a seed from the thread alone made every rank sample the same calls.
+    /// </summary>
+    internal static uint SampleSeed(int thread, int rank)
+    {
+        uint x = ((uint)thread * 2654435761u) ^ ((uint)(rank + 1) * 0x85EBCA77u);
+        x ^= x >> 15;
+        return x | 1;
+    }
+
     private void Profile(string name, long ticks, long bytes)
     {
         long count;
@@ -189,7 +200,7 @@ internal sealed class CallRecorder
             // the same call from n sites in turn.
             uint x = t_random;
             if (x == 0)
-                x = (uint)Environment.CurrentManagedThreadId * 2654435761u | 1;
+                x = SampleSeed(Environment.CurrentManagedThreadId, WorldRank);
             x ^= x << 13;
             x ^= x >> 17;
             x ^= x << 5;
