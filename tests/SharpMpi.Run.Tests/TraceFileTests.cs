@@ -88,6 +88,41 @@ public sealed class TraceFileTests : IDisposable
         Assert.Equal(7 + 2, strings.Snapshot().Length);
     }
 
+    [Fact]
+    public void FlowSequences_ManyKeys_CountEachKeyFromZero()
+    {
+        var sequences = new FlowSequences();
+        // More keys than the table starts with, interleaved, so it grows while counts are in it.
+        for (int round = 0; round < 3; round++)
+        {
+            for (int key = 0; key < 100; key++)
+                Assert.Equal(round, sequences.Next(4, key % 10, key / 10));
+        }
+        Assert.Equal(0, sequences.Next(6, 0, 0));
+    }
+
+    [Fact]
+    public void CallRecorder_SampleSeed_DiffersBetweenRanksOnTheSameThread()
+    {
+        var seeds = Enumerable.Range(0, 64).Select(rank => CallRecorder.SampleSeed(thread: 1, rank)).ToList();
+        Assert.Equal(seeds.Count, seeds.Distinct().Count());
+        Assert.All(seeds, seed => Assert.NotEqual(0u, seed));
+    }
+
+    [Fact]
+    public void TraceStrings_ManyDistinctTexts_EachKeepsItsId()
+    {
+        var strings = new TraceStrings();
+        var ids = new ushort[5000];
+        for (int i = 0; i < ids.Length; i++)
+            ids[i] = strings.IdOf($"text{i}");
+        // New string objects: found by value, after the by-value table has grown many times.
+        for (int i = 0; i < ids.Length; i++)
+            Assert.Equal(ids[i], strings.IdOf($"text{i}"));
+        Assert.Equal(ids.Length + 2, strings.Snapshot().Length);
+        Assert.Equal("text4321", strings.Snapshot()[ids[4321]]);
+    }
+
     private string WriteRank(int rank, params (string Name, TraceRecord Record)[] calls)
     {
         var strings = new TraceStrings();
@@ -173,7 +208,45 @@ public sealed class TraceFileTests : IDisposable
         var finish = all.Single(e => e.GetProperty("ph").GetString() == "f");
         Assert.Equal(start.GetProperty("id").GetInt32(), finish.GetProperty("id").GetInt32());
         Assert.Equal((0, 1), (start.GetProperty("pid").GetInt32(), finish.GetProperty("pid").GetInt32()));
-        Assert.Equal("4:0:1:7:0", start.GetProperty("args").GetProperty("key").GetString());
+        // Just inside the slices: after the send's start, before the receive's end.
+        Assert.Equal(0.501, start.GetProperty("ts").GetDouble(), 3);
+        Assert.Equal(3.499, finish.GetProperty("ts").GetDouble(), 3);
+    }
+
+    private static TraceRecord Send(long start, int tag, long sequence) =>
+        Call(0, Ticks(start), Ticks(start + 100)) with { Context = 4, Peer = 1, Tag = tag, SendDestWorld = 1, SendSeq = sequence };
+
+    private static TraceRecord Receive(long start, int tag, long sequence) =>
+        Call(0, Ticks(start), Ticks(start + 100)) with
+        {
+            Context = 4,
+            Peer = 0,
+            Tag = tag,
+            ReceiveSource = 0,
+            ReceiveTag = tag,
+            ReceiveSeq = sequence,
+        };
+
+    [Fact]
+    public void Merge_MessagesOnTwoTags_PairTheNthSendWithTheNthReceiveOfEachTag()
+    {
+        // Rank 1 receives tag 8 before tag 7, and never receives the third message of tag 7.
+        WriteRank(0, ("Send", Send(1000, 7, 0)), ("Send", Send(2000, 7, 1)), ("Send", Send(3000, 8, 0)), ("Send", Send(4000, 7, 2)));
+        WriteRank(1, ("Receive", Receive(1000, 8, 0)), ("Receive", Receive(2000, 7, 0)), ("Receive", Receive(3000, 7, 1)));
+        string output = Path.Combine(_directory, "trace.json");
+
+        var (events, flows, _) = TraceMerger.Merge(_directory, 2, output);
+
+        Assert.Equal((7, 3), (events, flows));
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(output));
+        var all = doc.RootElement.GetProperty("traceEvents").EnumerateArray().ToList();
+        var starts = all.Where(e => e.GetProperty("ph").GetString() == "s").ToDictionary(e => e.GetProperty("id").GetInt32());
+        var finishes = all.Where(e => e.GetProperty("ph").GetString() == "f").ToDictionary(e => e.GetProperty("id").GetInt32());
+        Assert.Equal(starts.Keys.Order(), finishes.Keys.Order());
+        // Each arrow runs from the send that started at t to the receive of the same tag and number.
+        var pairs = starts.Keys.Select(id => (Math.Round(starts[id].GetProperty("ts").GetDouble()),
+            Math.Round(finishes[id].GetProperty("ts").GetDouble()))).Order().ToList();
+        Assert.Equal(new List<(double, double)> { (0, 1), (1, 2), (2, 0) }, pairs);
     }
 
     [Fact]

@@ -22,6 +22,7 @@ internal sealed class JobDiagnostics : IDisposable
     private readonly bool[] _finalized;
     private int _finalizedCount;
     private Task<(int Events, int Flows, int Ranks)>? _merge;
+    private readonly Action<string>? _timing;
 
     private JobDiagnostics(JobDiagnosticsOptions options, int size, Action<string> message)
     {
@@ -29,6 +30,8 @@ internal sealed class JobDiagnostics : IDisposable
         _size = size;
         _message = message;
         _finalized = new bool[size];
+        if (Environment.GetEnvironmentVariable(DiagnosticsSettings.TimingVariable) == "1")
+            _timing = message;
         var environment = new List<KeyValuePair<string, string>>();
         if (options.TracePath is not null || options.ProfileWanted)
         {
@@ -83,7 +86,7 @@ internal sealed class JobDiagnostics : IDisposable
             if (++_finalizedCount < _size)
                 return;
             string trace = _options.TracePath!;
-            _merge = Task.Run(() => TraceMerger.Merge(_directory!, _size, trace));
+            _merge = Task.Run(() => TraceMerger.Merge(_directory!, _size, trace, _timing));
         }
     }
 
@@ -124,7 +127,10 @@ internal sealed class JobDiagnostics : IDisposable
                 lock (_finalized)
                     started = _merge;
                 // Started when the last rank finalized; else (a rank aborted or was killed) merged now from the files there are.
-                var (events, flows, ranks) = started is not null ? started.GetAwaiter().GetResult() : TraceMerger.Merge(_directory, _size, trace);
+                long waited = System.Diagnostics.Stopwatch.GetTimestamp();
+                var (events, flows, ranks) = started is not null ? started.GetAwaiter().GetResult() : TraceMerger.Merge(_directory, _size, trace, _timing);
+                _timing?.Invoke(string.Create(CultureInfo.InvariantCulture,
+                    $"sharpmpi: trace merge: the job waited {System.Diagnostics.Stopwatch.GetElapsedTime(waited).TotalMilliseconds:F1} ms for it after the ranks exited"));
                 _message($"sharpmpi: trace: {events} calls of {ranks} rank(s), {flows} message arrows -> {trace} (open in ui.perfetto.dev)");
             }
             if (_options.ProfileWanted)

@@ -11,33 +11,77 @@ namespace SharpMpi.Run.Diagnostics;
 /// matched it, paired by the flow keys both sides recorded. Timestamps are microseconds from the job's first event.
 /// </summary>
 /// <remarks>
-/// This runs after every traced job, over every call of every rank, so it streams: records are read in place
-/// from the files' bytes, flows are paired by value-type keys, and the JSON is written by
-/// <see cref="JsonOutput"/> from pre-encoded fragments; no object per event, no string per key.
+/// This runs after every traced job, over every call of every rank, and the job's wall time includes it, so
+/// it is two passes over the records read in place from the files' bytes. The first finds the job's first
+/// timestamp and marks, per message channel (context, sender's communicator rank, receiver's world rank,
+/// tag), which message numbers were sent and which received in a bit set; the second formats every call and,
+/// right after a send or receive whose other side was recorded too, its flow event. A flow's id is its
+/// channel's first id plus the message number, so both ends know it without being looked up in each other:
+/// no dictionary of flow ends (it was most of the merge's time), no list of flows, no third pass. The JSON
+/// is written by <see cref="JsonOutput"/> from pre-encoded fragments; no object per event, no string per key.
 /// </remarks>
 internal static class TraceMerger
 {
-    /// <summary>Where a flow arrow starts or ends: the call's rank, thread, start (Unix nanoseconds) and duration.</summary>
-    private readonly record struct FlowEnd(int Rank, int Tid, long Ts, long Dur);
+    /// <summary>Where messages go: (context, sender's communicator rank, receiver's world rank, tag).</summary>
+    private readonly record struct ChannelKey(int Context, int Source, int DestinationWorld, int Tag) : IEquatable<ChannelKey>
+    {
+        public bool Equals(ChannelKey other) =>
+            Context == other.Context && Source == other.Source && DestinationWorld == other.DestinationWorld && Tag == other.Tag;
 
-    /// <summary>A message: (context, sender's communicator rank, receiver's world rank, tag, n-th of these).</summary>
-    private readonly record struct FlowKey(int Context, int Source, int DestinationWorld, int Tag, long Sequence);
+        public override int GetHashCode() =>
+            (int)(((uint)Context * 0x9E3779B1u) ^ ((uint)Source * 0x85EBCA77u) ^ ((uint)DestinationWorld * 0xC2B2AE3Du) ^ ((uint)Tag * 0x27D4EB2Fu));
+    }
 
-    /// <summary>A matched message: its key and the calls that sent and received it.</summary>
-    private readonly record struct Flow(FlowKey Key, FlowEnd Send, FlowEnd Receive);
+    /// <summary>The messages of one channel whose send (and receive) was recorded, by message number.</summary>
+    private sealed class Channel
+    {
+        public ulong[] Sent = [];
+        public ulong[] Received = [];
+
+        /// <summary>Flow id of message 0 (ids are 1-based and unique across channels).</summary>
+        public long FirstId;
+
+        public static void Mark(ref ulong[] bits, long sequence)
+        {
+            long word = sequence >> 6;
+            if (word >= bits.Length)
+                Array.Resize(ref bits, (int)Math.Max(word + 1, bits.Length * 2L));
+            bits[word] |= 1UL << (int)(sequence & 63);
+        }
+
+        public static bool Has(ulong[] bits, long sequence)
+        {
+            long word = sequence >> 6;
+            return word < bits.Length && (bits[word] & (1UL << (int)(sequence & 63))) != 0;
+        }
+
+        /// <summary>Message numbers this channel's ids span.</summary>
+        public long Span => 64L * Math.Max(Sent.Length, Received.Length);
+
+        /// <summary>Messages whose both ends were recorded: the arrows.</summary>
+        public int Matched()
+        {
+            int n = 0;
+            for (int i = 0; i < Math.Min(Sent.Length, Received.Length); i++)
+                n += System.Numerics.BitOperations.PopCount(Sent[i] & Received[i]);
+            return n;
+        }
+    }
 
     /// <summary>A rank's file with its strings encoded once as JSON values.</summary>
     private sealed record RankTrace(int Rank, TraceFile File, byte[][] Strings);
 
-    /// <summary>Records (or flows) formatted as one piece of work; about 1.7 MB of JSON.</summary>
+    /// <summary>Records formatted as one piece of work; about 1.5 MB of JSON.</summary>
     private const int BlockItems = 8192;
 
-    /// <summary>A run of one rank's records (<paramref name="Trace"/> set) or of the matched flows (null).</summary>
-    private readonly record struct Block(RankTrace? Trace, int Start, int Count);
+    /// <summary>A run of one rank's records.</summary>
+    private readonly record struct Block(RankTrace Trace, int Start, int Count);
 
     /// <summary>Merges the files found in <paramref name="directory"/> into <paramref name="output"/>; returns the number of events and flows.</summary>
-    public static (int Events, int Flows, int Ranks) Merge(string directory, int size, string output)
+    /// <param name="timing">Told how long each phase took (SHARPMPI_DIAG_TIMING=1), or null.</param>
+    public static (int Events, int Flows, int Ranks) Merge(string directory, int size, string output, Action<string>? timing = null)
     {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var ranks = new List<RankTrace>();
         for (int rank = 0; rank < size; rank++)
         {
@@ -52,15 +96,23 @@ internal static class TraceMerger
             }
         }
 
-        var (origin, events, flows) = Pair(ranks);
+        long read = System.Diagnostics.Stopwatch.GetTimestamp();
+        var (origin, events, channels) = Scan(ranks);
+        int flows = 0;
+        long nextId = 1;
+        foreach (var channel in channels.Values)
+        {
+            channel.FirstId = nextId;
+            nextId += channel.Span;
+            flows += channel.Matched();
+        }
+        long paired = System.Diagnostics.Stopwatch.GetTimestamp();
         var blocks = new List<Block>();
         foreach (var trace in ranks)
         {
             for (int start = 0; start < trace.File.RecordCount; start += BlockItems)
                 blocks.Add(new Block(trace, start, Math.Min(BlockItems, trace.File.RecordCount - start)));
         }
-        for (int start = 0; start < flows.Length; start += BlockItems)
-            blocks.Add(new Block(null, start, Math.Min(BlockItems, flows.Length - start)));
 
         string? folder = Path.GetDirectoryName(Path.GetFullPath(output));
         if (folder is not null)
@@ -84,52 +136,53 @@ internal static class TraceMerger
                 w.Raw("}}"u8);
             }
             w.Flush();
-            WriteBlocks(stream, blocks, flows, origin);
+            WriteBlocks(stream, blocks, channels, origin);
             w.Raw("]}"u8);
             w.Flush();
         }
-        return (events, flows.Length, ranks.Count);
+        if (timing is not null)
+        {
+            static double Ms(long from, long to) => (to - from) * 1000.0 / System.Diagnostics.Stopwatch.Frequency;
+            long done = System.Diagnostics.Stopwatch.GetTimestamp();
+            timing(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"sharpmpi: trace merge: read {Ms(started, read):F1} ms, scan {Ms(read, paired):F1} ms, write {Ms(paired, done):F1} ms, {new FileInfo(output).Length} bytes"));
+        }
+        return (events, flows, ranks.Count);
     }
 
     /// <summary>
-    /// The job's first timestamp, the number of events, and the messages whose send and receive were both
-    /// recorded, in the order of their sends (rank by rank, call by call); a flow's id is its index + 1.
+    /// The job's first timestamp, the number of events, and the channels with the message numbers each side
+    /// recorded; channels are numbered in the order they are first seen (rank by rank, call by call).
     /// </summary>
-    private static (long Origin, int Events, Flow[] Flows) Pair(List<RankTrace> ranks)
+    private static (long Origin, int Events, Dictionary<ChannelKey, Channel> Channels) Scan(List<RankTrace> ranks)
     {
         long origin = long.MaxValue;
         int events = 0;
-        var sends = new Dictionary<FlowKey, FlowEnd>();
-        var receives = new Dictionary<FlowKey, FlowEnd>();
+        var channels = new Dictionary<ChannelKey, Channel>();
         foreach (var (rank, file, _) in ranks)
         {
+            long first = long.MaxValue;
             foreach (ref readonly var r in file.Records)
             {
                 if (r.Name == 0)
                     continue;
                 events++;
-                long ts = file.UnixNanoseconds(r.Start);
-                origin = Math.Min(origin, ts);
+                first = Math.Min(first, r.Start);
                 if (r.SendSeq >= 0)
-                {
-                    // A repeated key keeps its first place and its last call, as a dictionary assignment does.
-                    CollectionsMarshal.GetValueRefOrAddDefault(sends, new FlowKey(r.Context, r.SelfRank, r.SendDestWorld, r.Tag, r.SendSeq), out _) =
-                        new FlowEnd(rank, r.Thread, ts, file.Nanoseconds(r.End - r.Start));
-                }
+                    Channel.Mark(ref Find(channels, new ChannelKey(r.Context, r.SelfRank, r.SendDestWorld, r.Tag)).Sent, r.SendSeq);
                 if (r.ReceiveSeq >= 0)
-                {
-                    receives[new FlowKey(r.Context, r.ReceiveSource, file.Rank, r.ReceiveTag, r.ReceiveSeq)] =
-                        new FlowEnd(rank, r.Thread, ts, file.Nanoseconds(r.End - r.Start));
-                }
+                    Channel.Mark(ref Find(channels, new ChannelKey(r.Context, r.ReceiveSource, file.Rank, r.ReceiveTag)).Received, r.ReceiveSeq);
             }
+            if (first != long.MaxValue)
+                origin = Math.Min(origin, file.UnixNanoseconds(first));
         }
-        var flows = new List<Flow>(Math.Min(sends.Count, receives.Count));
-        foreach (var (key, send) in sends)
+        return (origin, events, channels);
+
+        static Channel Find(Dictionary<ChannelKey, Channel> channels, ChannelKey key)
         {
-            if (receives.TryGetValue(key, out var receive))
-                flows.Add(new Flow(key, send, receive));
+            ref var channel = ref CollectionsMarshal.GetValueRefOrAddDefault(channels, key, out _);
+            return channel ??= new Channel();
         }
-        return (origin, events, [.. flows]);
     }
 
     /// <summary>
@@ -138,7 +191,7 @@ internal static class TraceMerger
     /// merge (which the launcher runs after every rank has exited, when the cores are idle) takes a fraction
     /// of the wall time.
     /// </summary>
-    private static void WriteBlocks(Stream stream, List<Block> blocks, Flow[] flows, long origin)
+    private static void WriteBlocks(Stream stream, List<Block> blocks, Dictionary<ChannelKey, Channel> channels, long origin)
     {
         int workers = Math.Clamp(Environment.ProcessorCount, 1, 8);
         var buffers = new JsonOutput[Math.Min(workers, blocks.Count)];
@@ -149,39 +202,19 @@ internal static class TraceMerger
             int batch = Math.Min(buffers.Length, blocks.Count - next);
             if (batch == 1)
             {
-                WriteBlock(buffers[0], blocks[next], flows, origin);
+                WriteEvents(buffers[0], blocks[next], channels, origin);
             }
             else
             {
+                // The channels are only read here, which a Dictionary allows from any number of threads.
                 Parallel.For(0, batch, new ParallelOptions { MaxDegreeOfParallelism = batch },
-                    i => WriteBlock(buffers[i], blocks[next + i], flows, origin));
+                    i => WriteEvents(buffers[i], blocks[next + i], channels, origin));
             }
             for (int i = 0; i < batch; i++)
             {
                 stream.Write(buffers[i].Written);
                 buffers[i].Clear();
             }
-        }
-    }
-
-    private static void WriteBlock(JsonOutput w, Block block, Flow[] flows, long origin)
-    {
-        if (block.Trace is { } trace)
-            WriteEvents(w, trace, block.Start, block.Count, origin);
-        else
-            WriteFlows(w, flows, block.Start, block.Count, origin);
-    }
-
-    private static void WriteFlows(JsonOutput w, Flow[] flows, int start, int count, long origin)
-    {
-        for (int i = start; i < start + count; i++)
-        {
-            var (key, send, receive) = flows[i];
-            // Bound to the enclosing slices: the send's start and the receive's end.
-            WriteFlow(w, """,{"name":"message","cat":"mpi.message","ph":"s","id":"""u8, i + 1, send.Rank, send.Tid,
-                send.Ts - origin + Math.Min(send.Dur / 2, 1), key);
-            WriteFlow(w, """,{"name":"message","cat":"mpi.message","ph":"f","id":"""u8, i + 1, receive.Rank, receive.Tid,
-                receive.Ts - origin + receive.Dur - Math.Min(receive.Dur / 2, 1), key, ""","bp":"e","pid":"""u8);
         }
     }
 
@@ -195,20 +228,26 @@ internal static class TraceMerger
         return quoted;
     }
 
-    /// <summary>Every record of <paramref name="count"/> from <paramref name="start"/> as a complete event, each preceded by a comma.</summary>
-    private static void WriteEvents(JsonOutput w, RankTrace trace, int start, int count, long origin)
+    /// <summary>
+    /// Every record of the block as a complete event, each preceded by a comma, and after a send or receive
+    /// whose other end was recorded, the flow event that starts or ends its arrow.
+    /// </summary>
+    private static void WriteEvents(JsonOutput w, Block block, Dictionary<ChannelKey, Channel> channels, long origin)
     {
-        var (rank, file, strings) = trace;
-        foreach (ref readonly var r in file.Records.Slice(start, count))
+        var (rank, file, strings) = block.Trace;
+        foreach (ref readonly var r in file.Records.Slice(block.Start, block.Count))
         {
             if (r.Name == 0)
                 continue;
+            long ts = file.UnixNanoseconds(r.Start) - origin;
+            long dur = file.Nanoseconds(r.End - r.Start);
+            // No "cat": optional, and the same for every call (12 bytes of each of hundreds of thousands).
             w.Raw(""",{"name":"""u8);
             w.Raw(Text(strings, r.Name));
-            w.Raw(""","cat":"mpi","ph":"X","ts":"""u8);
-            w.Microseconds(file.UnixNanoseconds(r.Start) - origin);
+            w.Raw(""","ph":"X","ts":"""u8);
+            w.Microseconds(ts);
             w.Raw(""","dur":"""u8);
-            w.Microseconds(file.Nanoseconds(r.End - r.Start));
+            w.Microseconds(dur);
             w.Raw(""","pid":"""u8);
             w.Number(rank);
             w.Raw(""","tid":"""u8);
@@ -260,33 +299,35 @@ internal static class TraceMerger
                 w.Number(r.ReceivedBytes);
             }
             w.Raw("}}"u8);
+            // Flows bind to the enclosing slices: an arrow leaves the send just after it starts and reaches the
+            // receive just before it ends (the event's own time, so the arrow shows who waited on whom).
+            if (r.SendSeq >= 0 && channels.TryGetValue(new ChannelKey(r.Context, r.SelfRank, r.SendDestWorld, r.Tag), out var sent)
+                && Channel.Has(sent.Received, r.SendSeq))
+            {
+                WriteFlow(w, """,{"name":"message","cat":"mpi.message","ph":"s","id":"""u8, sent.FirstId + r.SendSeq, rank, r.Thread,
+                    ts + Math.Min(dur / 2, 1));
+            }
+            if (r.ReceiveSeq >= 0 && channels.TryGetValue(new ChannelKey(r.Context, r.ReceiveSource, file.Rank, r.ReceiveTag), out var received)
+                && Channel.Has(received.Sent, r.ReceiveSeq))
+            {
+                WriteFlow(w, """,{"name":"message","cat":"mpi.message","ph":"f","bp":"e","id":"""u8, received.FirstId + r.ReceiveSeq, rank, r.Thread,
+                    ts + dur - Math.Min(dur / 2, 1));
+            }
         }
     }
 
     private static ReadOnlySpan<byte> Text(byte[][] strings, ushort id) => id == 0 ? "null"u8 : id < strings.Length ? strings[id] : "\"?\""u8;
 
-    private static void WriteFlow(JsonOutput w, ReadOnlySpan<byte> start, int id, int pid, long tid, long ts, in FlowKey key,
-        ReadOnlySpan<byte> beforePid = default)
+    private static void WriteFlow(JsonOutput w, ReadOnlySpan<byte> start, long id, int pid, int tid, long ts)
     {
         w.Raw(start);
         w.Number(id);
-        w.Raw(beforePid.IsEmpty ? ""","pid":"""u8 : beforePid);
+        w.Raw(""","pid":"""u8);
         w.Number(pid);
         w.Raw(""","tid":"""u8);
         w.Number(tid);
         w.Raw(""","ts":"""u8);
         w.Microseconds(ts);
-        // The key as text, "context:source:destination:tag:n", as both ranks numbered the message.
-        w.Raw(",\"args\":{\"key\":\""u8);
-        w.Number(key.Context);
-        w.Raw(":"u8);
-        w.Number(key.Source);
-        w.Raw(":"u8);
-        w.Number(key.DestinationWorld);
-        w.Raw(":"u8);
-        w.Number(key.Tag);
-        w.Raw(":"u8);
-        w.Number(key.Sequence);
-        w.Raw("\"}}"u8);
+        w.Raw("}"u8);
     }
 }

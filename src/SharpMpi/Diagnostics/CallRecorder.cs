@@ -33,8 +33,8 @@ internal sealed class CallRecorder
     private readonly TraceBuffer? _ring;
     private readonly TraceStrings? _strings;
     private readonly object _lock = new();
-    private readonly Dictionary<(int Context, int Peer, int Tag), long> _sendSequence = new();
-    private readonly Dictionary<(int Context, int Peer, int Tag), long> _receiveSequence = new();
+    private readonly FlowSequences _sendSequence = new();
+    private readonly FlowSequences _receiveSequence = new();
     private readonly CallTable? _calls;
     private readonly Dictionary<(string Call, CallSite Site), CallStats>? _sites;
     private readonly int _siteInterval;
@@ -63,7 +63,7 @@ internal sealed class CallRecorder
                 _siteInterval = Math.Max(1, settings.SiteSampleInterval);
             }
         }
-        (_anchorTicks, _anchorUnixMicroseconds) = ReadAnchor();
+        _anchorTicks = ReadAnchor(out _anchorUnixMicroseconds);
     }
 
     /// <summary>
@@ -71,7 +71,7 @@ internal sealed class CallRecorder
     /// thread preempted between the two reads would shift its whole rank by the pause (and arrows would
     /// point backwards on a loaded machine), so of a few tries the pair read closest together is kept.
     /// </summary>
-    private static (long Ticks, double UnixMicroseconds) ReadAnchor()
+    private static long ReadAnchor(out double unixMicroseconds)
     {
         long bestGap = long.MaxValue, ticks = 0;
         double unix = 0;
@@ -87,7 +87,8 @@ internal sealed class CallRecorder
                 unix = (wall - DateTime.UnixEpoch.Ticks) / 10.0;
             }
         }
-        return (ticks, unix);
+        unixMicroseconds = unix;
+        return ticks;
     }
 
     public int WorldRank { get; }
@@ -103,7 +104,7 @@ internal sealed class CallRecorder
         if ((context & 1) != 0 || _ring is null)
             return -1;
         lock (_sendSequence)
-            return t_lastEagerSequence = Next(_sendSequence, (context, destinationWorld, tag));
+            return t_lastEagerSequence = _sendSequence.Next(context, destinationWorld, tag);
     }
 
     /// <summary>As <see cref="NextSend"/> for the request-less eager path; read back by <see cref="CallScope.EndEagerSend"/>.</summary>
@@ -118,7 +119,7 @@ internal sealed class CallRecorder
         if ((context & 1) != 0 || _ring is null)
             return -1;
         lock (_sendSequence)
-            return Next(_receiveSequence, (context, source, tag));
+            return _receiveSequence.Next(context, source, tag);
     }
 
     /// <summary>Records a finished call (see <see cref="CallScope"/>).</summary>
@@ -174,6 +175,17 @@ internal sealed class CallRecorder
     [ThreadStatic]
     private static uint t_random;
 
+    /// <summary>
+    /// The call-site sampler's seed for a thread of a rank (never 0). By rank too: ranks run the same program
+    /// on the same thread ids, and a seed from the thread alone made every rank sample the same calls.
+    /// </summary>
+    internal static uint SampleSeed(int thread, int rank)
+    {
+        uint x = ((uint)thread * 2654435761u) ^ ((uint)(rank + 1) * 0x85EBCA77u);
+        x ^= x >> 15;
+        return x | 1;
+    }
+
     private void Profile(string name, long ticks, long bytes)
     {
         long count;
@@ -188,7 +200,7 @@ internal sealed class CallRecorder
             // the same call from n sites in turn.
             uint x = t_random;
             if (x == 0)
-                x = (uint)Environment.CurrentManagedThreadId * 2654435761u | 1;
+                x = SampleSeed(Environment.CurrentManagedThreadId, WorldRank);
             x ^= x << 13;
             x ^= x >> 17;
             x ^= x << 5;
@@ -243,12 +255,6 @@ internal sealed class CallRecorder
     /// </summary>
     public void RecordCall(string name, Communicator comm, long start, int peer = -2, int tag = -1, long bytes = 0) =>
         Record(CallScope.At(this, name, comm, start, peer, tag, bytes), default, hasStatus: false, -1, -1);
-
-    private static long Next(Dictionary<(int, int, int), long> counters, (int, int, int) key)
-    {
-        ref long n = ref CollectionsMarshal.GetValueRefOrAddDefault(counters, key, out _);
-        return n++;
-    }
 
     /// <summary>Adds one call standing for <paramref name="weight"/> calls (a sample); returns the new count.</summary>
     private static long AddWeighted<TKey>(Dictionary<TKey, CallStats> stats, TKey key, long ticks, long bytes, int weight) where TKey : notnull
@@ -341,6 +347,14 @@ internal sealed class CallRecorder
             }
             if (_calls is not null)
                 WriteProfile(Path.Combine(Settings.ProfileDirectory!, $"profile.{WorldRank.ToString(CultureInfo.InvariantCulture)}.json"), reason);
+            if (Settings.Timing)
+            {
+                // SHARPMPI_DIAG_TIMING=1: what tracing cost this rank, to tell recording, writing and JIT apart.
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"sharpmpi: rank {WorldRank}: diagnostics: {(_ring?.Count ?? 0)} records, write {Stopwatch.GetElapsedTime(_finishTicks).TotalMilliseconds:F1} ms, "
+                    + $"JIT {System.Runtime.JitInfo.GetCompiledMethodCount()} methods {System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds:F1} ms, "
+                    + $"up {Stopwatch.GetElapsedTime(_anchorTicks).TotalMilliseconds:F0} ms"));
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

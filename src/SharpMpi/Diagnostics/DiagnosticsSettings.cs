@@ -23,6 +23,11 @@ internal sealed record DiagnosticsSettings(
     int BlockedReportMilliseconds,
     int SiteSampleInterval = DiagnosticsSettings.DefaultSiteSampleInterval)
 {
+    /// <summary>Print what recording and writing cost at finalize (SHARPMPI_DIAG_TIMING=1), for measuring the overhead.</summary>
+    public bool Timing { get; init; }
+
+    public const string TimingVariable = "SHARPMPI_DIAG_TIMING";
+
     public const string SiteSampleVariable = "SHARPMPI_PROFILE_SITE_SAMPLE";
 
     /// <summary>
@@ -53,6 +58,9 @@ internal sealed record DiagnosticsSettings(
             Text(CallSitesVariable) == "1",
             Math.Max(1024, Number(TraceCapacityVariable, DefaultTraceCapacity)),
             Number(BlockedReportVariable, 0),
-            Math.Max(1, Number(SiteSampleVariable, DefaultSiteSampleInterval)));
+            Math.Max(1, Number(SiteSampleVariable, DefaultSiteSampleInterval)))
+        {
+            Timing = Text(TimingVariable) == "1",
+        };
     }
 }

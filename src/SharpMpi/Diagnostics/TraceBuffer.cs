@@ -57,21 +57,36 @@ internal sealed class TraceBuffer
     /// The records from the oldest kept to the newest, chunk by chunk in order, as they are now (later records
     /// are not included); <paramref name="dropped"/> is how many were overwritten.
     /// </summary>
-    public List<ReadOnlyMemory<TraceRecord>> Snapshot(out long dropped)
+    /// <remarks>An array of a struct of this assembly, not a list of memories: those generic instantiations are
+    /// not in the ReadyToRun image, and finalize would JIT-compile a dozen methods for them.</remarks>
+    public TraceRange[] Snapshot(out long dropped)
     {
         long count = Count;
         long first = Math.Max(0, count - Capacity);
         dropped = first;
-        var ranges = new List<ReadOnlyMemory<TraceRecord>>();
+        var ranges = new TraceRange[(int)((count - first + 2 * ChunkRecords - 1) / ChunkRecords)];
+        int n = 0;
         for (long i = first; i < count;)
         {
             long chunk = (i >> ChunkShift) % _chunks.Length;
             int offset = (int)(i & (ChunkRecords - 1));
             int length = (int)Math.Min(ChunkRecords - offset, count - i);
             if (Volatile.Read(ref _chunks[chunk]) is { } records)
-                ranges.Add(records.AsMemory(offset, length));
+                ranges[n++] = new TraceRange(records, offset, length);
             i += length;
         }
-        return ranges;
+        if (n == ranges.Length)
+            return ranges;
+        var kept = new TraceRange[n];
+        for (int i = 0; i < n; i++)
+            kept[i] = ranges[i];
+        return kept;
     }
+}
+
+/// <summary>Records <see cref="Offset"/> to <see cref="Offset"/> + <see cref="Length"/> of one chunk.</summary>
+internal readonly record struct TraceRange(TraceRecord[] Records, int Offset, int Length)
+{
+    /// <summary>The records.</summary>
+    public ReadOnlySpan<TraceRecord> Span => Records.AsSpan(Offset, Length);
 }

@@ -104,9 +104,16 @@ internal sealed class TraceFile
         {
             stream.Write(header.GetBuffer().AsSpan(0, (int)header.Length));
             foreach (var range in ranges)
-                stream.Write(MemoryMarshal.AsBytes(range.Span));
+                Write(stream, range);
         }
         File.Move(temp, path, overwrite: true);
+    }
+
+    // Through a pointer: MemoryMarshal.AsBytes<TraceRecord> is a generic instantiation the ReadyToRun image lacks.
+    private static unsafe void Write(FileStream stream, TraceRange range)
+    {
+        fixed (TraceRecord* records = range.Records)
+            stream.Write(new ReadOnlySpan<byte>(records + range.Offset, range.Length * sizeof(TraceRecord)));
     }
 
     private static void WriteText(MemoryStream to, string text)

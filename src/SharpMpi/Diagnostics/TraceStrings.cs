@@ -21,7 +21,10 @@ internal sealed class TraceStrings
     private const int MaxCachedReferences = 4096;
 
     private readonly object _lock = new();
-    private readonly Dictionary<string, ushort> _byText = new(StringComparer.Ordinal);
+    // By value, under the lock: an open-addressed table of plain arrays, as a Dictionary<string, ushort> is an
+    // instantiation no ReadyToRun image has (a dozen methods JIT-compiled in every traced rank).
+    private string?[] _textKeys = new string?[64];
+    private ushort[] _textIds = new ushort[64];
     private readonly List<string> _texts = ["", "..."];
     private volatile Table _table = new(16);
 
@@ -48,13 +51,13 @@ internal sealed class TraceStrings
     {
         lock (_lock)
         {
-            if (!_byText.TryGetValue(text, out ushort id))
+            if (!TryFindText(text, out ushort id))
             {
                 id = _texts.Count <= ushort.MaxValue ? (ushort)_texts.Count : Overflow;
                 if (id != Overflow)
                 {
                     _texts.Add(text);
-                    _byText.Add(text, id);
+                    AddText(text, id);
                 }
             }
             // Copy on write: readers keep probing the table they hold, which stays valid (only more complete).
@@ -75,6 +78,44 @@ internal sealed class TraceStrings
             _table = table;
             return id;
         }
+    }
+
+    private bool TryFindText(string text, out ushort id)
+    {
+        int mask = _textKeys.Length - 1;
+        for (int i = text.GetHashCode() & mask; _textKeys[i] is { } key; i = (i + 1) & mask)
+        {
+            if (string.Equals(key, text, StringComparison.Ordinal))
+            {
+                id = _textIds[i];
+                return true;
+            }
+        }
+        id = 0;
+        return false;
+    }
+
+    private void AddText(string text, ushort id)
+    {
+        if (_texts.Count * 2 > _textKeys.Length)
+        {
+            // _texts holds every text added, at its id: rebuild from it.
+            _textKeys = new string?[_textKeys.Length * 2];
+            _textIds = new ushort[_textKeys.Length];
+            for (int j = 2; j < _texts.Count - 1; j++)
+                InsertText(_texts[j], (ushort)j);
+        }
+        InsertText(text, id);
+    }
+
+    private void InsertText(string text, ushort id)
+    {
+        int mask = _textKeys.Length - 1;
+        int i = text.GetHashCode() & mask;
+        while (_textKeys[i] is not null)
+            i = (i + 1) & mask;
+        _textKeys[i] = text;
+        _textIds[i] = id;
     }
 
     /// <summary>The texts by id (index 0 is the empty "no string"); a copy, safe while others record.</summary>
