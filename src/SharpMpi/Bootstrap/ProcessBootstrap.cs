@@ -130,6 +130,14 @@ internal sealed class DisposeAfter(ITransport inner, IDisposable first) : ITrans
 
     public bool HasPendingInput => inner.HasPendingInput;
 
+    // Every member with a default in ITransport is forwarded too: the defaults (always poll, pull every
+    // rendezvous message, never find a failed peer) would silently replace the wrapped transport's answers.
+    public bool MayHaveInput => inner.MayHaveInput;
+
+    public long PullThreshold => inner.PullThreshold;
+
+    public bool TryFindFailedPeer(out int peer, out string reason) => inner.TryFindFailedPeer(out peer, out reason);
+
     public bool TrySend(int peer, in FrameHeader header, ReadOnlySpan<byte> payload) => inner.TrySend(peer, header, payload);
 
     public int Poll(IFrameSink sink) => inner.Poll(sink);
