@@ -38,7 +38,7 @@ internal sealed class CallRecorder
     private readonly CallTable? _calls;
     private readonly Dictionary<(string Call, CallSite Site), CallStats>? _sites;
     private readonly int _siteInterval;
-    private readonly Dictionary<(string? Type, string Method, int ILOffset, int NativeOffset), CallSite>? _siteNames;
+    private readonly Dictionary<(IntPtr Handle, string? Type, string? Method, int ILOffset, int NativeOffset), CallSite>? _siteNames;
     private readonly long _anchorTicks;
     private readonly double _anchorUnixMicroseconds;
     private long _finishTicks;
@@ -286,31 +286,44 @@ internal sealed class CallRecorder
         into.MaxTicks = Math.Max(into.MaxTicks, s.MaxTicks);
     }
 
-    private static readonly string s_library = typeof(CallRecorder).Assembly.GetName().Name!;
+    private static readonly Assembly s_libraryAssembly = typeof(CallRecorder).Assembly;
+    private static readonly string s_library = s_libraryAssembly.GetName().Name!;
 
     // The first frame outside SharpMpi: the user's call; described once per (method, offset).
-    // DiagnosticMethodInfo finds and keys the frame: it needs no reflection metadata, so it also works in trimmed
-    // and NativeAOT apps. The method's token and module, for the launcher's file:line lookup, need reflection;
-    // where that metadata was trimmed away the site is shown as Type.Method+offset.
-    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "GetMethod may return null when trimmed; the site then has no file and line")]
+    // With reflection metadata (JIT) the frame's method handle keys the site: cheap, and the token and module
+    // are what the launcher's file:line lookup needs. Without it (trimmed or NativeAOT apps) DiagnosticMethodInfo
+    // still names the frame, keyed by names and native offset, and the site is shown as Type.Method+offset.
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "GetMethod may return null when trimmed; DiagnosticMethodInfo names the frame then")]
     private CallSite? FindCallSite()
     {
         var trace = new StackTrace(2, false);
         for (int i = 0; i < trace.FrameCount; i++)
         {
             var frame = trace.GetFrame(i);
-            var method = frame is null ? null : DiagnosticMethodInfo.Create(frame);
-            if (method is null || IsLibrary(method.DeclaringAssemblyName))
+            if (frame is null)
                 continue;
-            // The native offset tells overloads apart (no method handle here); a site seen in two JIT tiers gets two entries.
-            var key = (method.DeclaringTypeName, method.Name, frame!.GetILOffset(), frame.GetNativeOffset());
+            (IntPtr Handle, string? Type, string? Method, int ILOffset, int NativeOffset) key;
+            var reflected = frame.GetMethod();
+            if (reflected is not null)
+            {
+                if (reflected.DeclaringType?.Assembly == s_libraryAssembly)
+                    continue;
+                key = (reflected.MethodHandle.Value, null, null, frame.GetILOffset(), -1);
+            }
+            else
+            {
+                var named = DiagnosticMethodInfo.Create(frame);
+                if (named is null || IsLibrary(named.DeclaringAssemblyName))
+                    continue;
+                key = (IntPtr.Zero, named.DeclaringTypeName, named.Name, frame.GetILOffset(), frame.GetNativeOffset());
+            }
             lock (_siteNames!)
             {
                 if (!_siteNames.TryGetValue(key, out var site))
                 {
-                    _siteNames[key] = site = frame.GetMethod() is { } reflected && key.Item3 != StackFrame.OFFSET_UNKNOWN
-                        ? CallSite.Of(reflected, key.Item3)
-                        : CallSite.Unresolved($"{ShortTypeName(key.Item1)}.{key.Item2}", key.Item4);
+                    _siteNames[key] = site = reflected is not null && key.ILOffset != StackFrame.OFFSET_UNKNOWN
+                        ? CallSite.Of(reflected, key.ILOffset)
+                        : CallSite.Unresolved($"{ShortTypeName(key.Type ?? reflected?.DeclaringType?.FullName)}.{key.Method ?? reflected?.Name}", frame.GetNativeOffset());
                 }
                 return site;
             }
