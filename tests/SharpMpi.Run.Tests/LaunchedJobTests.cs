@@ -58,6 +58,16 @@ public class LaunchedJobTests
         Assert.Contains("OK inter", r.Stdout);
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)] // more ranks than cores on small machines: waits must yield and sleep
+    public async Task SharedMemoryCollectives_BetweenProcesses_GiveTheMessageResults(int ranks)
+    {
+        var r = await RunJob(ranks, "shm-collectives");
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        Assert.Contains("OK shm-collectives", r.Stdout);
+    }
+
     [Fact]
     public async Task Sizes_PipelinedRendezvous_WithoutSingleCopy()
     {

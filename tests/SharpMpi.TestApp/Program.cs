@@ -32,6 +32,9 @@ return MpiEnvironment.Run(args, world =>
         case "collectives":
             Scenarios.Collectives(world);
             break;
+        case "shm-collectives":
+            SharedCollectiveScenarios.Run(world);
+            break;
         case "allreduce-forever":
             Scenarios.AllreduceForever(world);
             break;

@@ -9,7 +9,7 @@ public class ReduceOpTests
 {
     private const int Count = 37; // more than one Vector256 of bytes, plus a tail
 
-    private static readonly AllreduceAlgorithm[] Algorithms = [AllreduceAlgorithm.RecursiveDoubling, AllreduceAlgorithm.Ring, AllreduceAlgorithm.Rabenseifner];
+    private static readonly AllreduceAlgorithm[] Algorithms = [AllreduceAlgorithm.RecursiveDoubling, AllreduceAlgorithm.Ring, AllreduceAlgorithm.Rabenseifner, AllreduceAlgorithm.SharedMemory];
 
     [Theory]
     [InlineData(3)]

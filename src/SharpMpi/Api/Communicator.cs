@@ -80,7 +80,14 @@ public partial class Communicator : IDisposable
     public override string ToString() => $"{Name} (rank {Rank} of {Size})";
 
     /// <summary>Releases the communicator (MPI_Comm_free). World and Self are released with the environment.</summary>
-    public void Dispose() => _disposed = true;
+    public void Dispose()
+    {
+        _disposed = true;
+        SharedCollectives?.Dispose();
+    }
+
+    /// <summary>The shared-memory collectives of this communicator, once a blocking collective looked for them.</summary>
+    internal Collectives.SharedMemoryCollectives? SharedCollectives { get; set; }
 
     internal bool IsDisposed => _disposed;
 

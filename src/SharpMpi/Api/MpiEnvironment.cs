@@ -145,6 +145,7 @@ public sealed partial class MpiEnvironment : IDisposable
         }
         finally
         {
+            ReleaseSharedCollectives();
             Engine.Dispose();
             foreach (var r in _resources)
                 r.Dispose();

@@ -25,6 +25,13 @@ internal static class AllreduceAlgorithms
     {
         if (send.IsEmpty)
             return;
+        var forced = c.Tuning.Allreduce;
+        if (c.Size > 1 && forced is AllreduceAlgorithm.Auto or AllreduceAlgorithm.SharedMemory
+            && SharedMemoryCollectives.For(c, send.Length, forced == AllreduceAlgorithm.SharedMemory) is { } shared)
+        {
+            shared.Allreduce(send, receive, op);
+            return;
+        }
         send.CopyTo(receive);
         if (c.Size == 1)
             return;
@@ -41,7 +48,7 @@ internal static class AllreduceAlgorithms
         var t = c.Tuning;
         long count = buffer.Length / op.ElementSize;
         var algorithm = t.Allreduce;
-        if (algorithm == AllreduceAlgorithm.Auto)
+        if (algorithm is AllreduceAlgorithm.Auto or AllreduceAlgorithm.SharedMemory)
         {
             algorithm = !op.IsCommutative || buffer.Length <= t.AllreduceShortBytes || count < c.Size
                 ? AllreduceAlgorithm.RecursiveDoubling

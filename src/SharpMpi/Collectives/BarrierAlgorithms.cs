@@ -14,7 +14,7 @@ internal static class BarrierAlgorithms
     public static BarrierAlgorithm Choose(CollectiveCall c)
     {
         var t = c.Tuning;
-        if (t.Barrier != BarrierAlgorithm.Auto)
+        if (t.Barrier is not (BarrierAlgorithm.Auto or BarrierAlgorithm.SharedMemory))
             return t.Barrier;
         return c.Size >= t.BarrierLinearMinRanks && c.Size <= t.BarrierLinearMaxRanks
             ? BarrierAlgorithm.Linear

@@ -22,6 +22,13 @@ internal static unsafe class BlockingCollectives
     /// <summary>The barrier <see cref="BarrierAlgorithms.Choose"/> picks, as plain blocking calls.</summary>
     public static void Barrier(CollectiveCall c)
     {
+        var forced = c.Tuning.Barrier;
+        if (forced is BarrierAlgorithm.Auto or BarrierAlgorithm.SharedMemory
+            && SharedMemoryCollectives.For(c, 0, forced == BarrierAlgorithm.SharedMemory) is { } shared)
+        {
+            shared.Barrier();
+            return;
+        }
         int p = c.Size, r = c.Rank;
         if (BarrierAlgorithms.Choose(c) == BarrierAlgorithm.Linear)
         {

@@ -27,6 +27,13 @@ internal static class BroadcastAlgorithms
     {
         if (c.Size == 1 || buffer.IsEmpty)
             return;
+        var forced = c.Tuning.Broadcast;
+        if (forced is BroadcastAlgorithm.Auto or BroadcastAlgorithm.SharedMemory
+            && SharedMemoryCollectives.For(c, buffer.Length, forced == BroadcastAlgorithm.SharedMemory) is { } shared)
+        {
+            shared.Broadcast(buffer, root);
+            return;
+        }
         var algorithm = Choose(c, buffer);
         if (buffer.Length <= BlockingCollectives.StackBytes && algorithm == BroadcastAlgorithm.Binomial)
             BlockingCollectives.Broadcast(c, buffer, root, 0);
@@ -39,7 +46,7 @@ internal static class BroadcastAlgorithms
     private static BroadcastAlgorithm Choose(CollectiveCall c, Buf buffer)
     {
         var t = c.Tuning;
-        var algorithm = t.Broadcast;
+        var algorithm = t.Broadcast == BroadcastAlgorithm.SharedMemory ? BroadcastAlgorithm.Auto : t.Broadcast;
         if (algorithm == BroadcastAlgorithm.Auto && c.Size <= t.BroadcastLinearMaxRanks && buffer.Length <= t.BroadcastLinearMaxBytes)
         {
             algorithm = BroadcastAlgorithm.Linear;

@@ -3,13 +3,13 @@ using System.Text;
 namespace SharpMpi.Collectives;
 
 /// <summary>Algorithm choices of one collective; <c>Auto</c> lets size and rank count decide.</summary>
-internal enum BarrierAlgorithm { Auto, Dissemination, Linear }
+internal enum BarrierAlgorithm { Auto, Dissemination, Linear, SharedMemory }
 
-internal enum BroadcastAlgorithm { Auto, Binomial, ScatterRingAllgather, Linear }
+internal enum BroadcastAlgorithm { Auto, Binomial, ScatterRingAllgather, Linear, SharedMemory }
 
-internal enum ReduceAlgorithm { Auto, Binomial, ReduceScatterGather }
+internal enum ReduceAlgorithm { Auto, Binomial, ReduceScatterGather, SharedMemory }
 
-internal enum AllreduceAlgorithm { Auto, RecursiveDoubling, Ring, ReduceBroadcast, Rabenseifner }
+internal enum AllreduceAlgorithm { Auto, RecursiveDoubling, Ring, ReduceBroadcast, Rabenseifner, SharedMemory }
 
 internal enum AllgatherAlgorithm { Auto, RecursiveDoubling, Bruck, Ring }
 
@@ -79,6 +79,20 @@ internal sealed record CollectiveTuning
     /// <summary>… or below this many ranks; scatter + ring allgather otherwise.</summary>
     public int BroadcastMinRanksForScatter { get; init; } = 8;
 
+    /// <summary>
+    /// Blocking Barrier, and Broadcast, Reduce and Allreduce of up to <see cref="SharedMemoryCollectives.SlotBytes"/>,
+    /// on a communicator of at most <see cref="SharedMemoryCollectives.MaxRanks"/> ranks that all share this host, go
+    /// through memory the ranks map together instead of messages (<see cref="SharedMemoryCollectives"/>).
+    /// <c>SHARPMPI_COLL_SHM=0</c> turns that off.
+    /// </summary>
+    public bool SharedMemoryCollectives { get; init; } = true;
+
+    /// <summary>
+    /// Calls that could use shared memory before a communicator sets it up (a file and a few messages, about a
+    /// millisecond): a communicator used for a handful of collectives keeps to messages.
+    /// </summary>
+    public int SharedMemoryAfterCalls { get; init; } = 8;
+
     /// <summary>Allreduce: recursive doubling up to this many bytes, ring above (commutative ops).</summary>
     public long AllreduceShortBytes { get; init; } = 2048;
 
@@ -136,10 +150,29 @@ internal sealed record CollectiveTuning
             Scatter = Parse<GatherAlgorithm>("SHARPMPI_COLL_SCATTER", read),
             Scan = Parse<ScanAlgorithm>("SHARPMPI_COLL_SCAN", read),
             ReduceScatter = Parse<ReduceScatterAlgorithm>("SHARPMPI_COLL_REDUCE_SCATTER", read),
+            SharedMemoryCollectives = ParseSwitch("SHARPMPI_COLL_SHM", read, Default.SharedMemoryCollectives),
             RingSegmentBytes = read("SHARPMPI_COLL_SEGMENT") is { Length: > 0 } segment
                 ? Transport.ByteSizeSetting.Parse("SHARPMPI_COLL_SEGMENT", segment)
                 : Default.RingSegmentBytes,
         };
+    }
+
+    /// <summary>Parses on/off (1/0, true/false, yes/no); unset keeps <paramref name="fallback"/>.</summary>
+    /// <exception cref="ArgumentException">Anything else.</exception>
+    public static bool ParseSwitch(string variable, Func<string, string?> read, bool fallback)
+    {
+        var text = read(variable)?.Trim();
+        if (string.IsNullOrEmpty(text))
+            return fallback;
+        switch (text.ToLowerInvariant())
+        {
+            case "1" or "on" or "true" or "yes":
+                return true;
+            case "0" or "off" or "false" or "no":
+                return false;
+            default:
+                throw new ArgumentException($"{variable}={text} is not a switch; expected 1 or 0 (on/off).", variable);
+        }
     }
 
     /// <summary>Parses an algorithm name (snake_case, case-insensitive; '-' accepted for '_').</summary>

@@ -18,6 +18,25 @@ public sealed partial class MpiEnvironment
         set => Volatile.Write(ref _collectiveTuning, value ?? throw new ArgumentNullException(nameof(value)));
     }
 
+    private readonly List<SharedMemoryCollectives> _sharedCollectives = [];
+
+    /// <summary>Shared-memory collectives set up on any communicator of this rank, released at finalize if still held.</summary>
+    internal void TrackSharedCollectives(SharedMemoryCollectives collectives)
+    {
+        lock (_sharedCollectives)
+            _sharedCollectives.Add(collectives);
+    }
+
+    private void ReleaseSharedCollectives()
+    {
+        lock (_sharedCollectives)
+        {
+            foreach (var s in _sharedCollectives)
+                s.Dispose();
+            _sharedCollectives.Clear();
+        }
+    }
+
     private CollectiveTuning InitCollectiveTuning()
     {
         Interlocked.CompareExchange(ref _collectiveTuning, CollectiveTuning.FromEnvironment(), null);

@@ -33,6 +33,13 @@ internal static class ReduceAlgorithms
             send.CopyTo(receive);
             return;
         }
+        var forced = c.Tuning.Reduce;
+        if (forced is ReduceAlgorithm.Auto or ReduceAlgorithm.SharedMemory
+            && SharedMemoryCollectives.For(c, send.Length, forced == ReduceAlgorithm.SharedMemory) is { } shared)
+        {
+            shared.Reduce(send, receive, op, root);
+            return;
+        }
         if (send.Length <= BlockingCollectives.StackBytes && Choose(c, send, op) == ReduceAlgorithm.Binomial)
             BlockingCollectives.Reduce(c, send, receive, op, root, 0);
         else
@@ -44,7 +51,7 @@ internal static class ReduceAlgorithms
         var t = c.Tuning;
         var algorithm = t.Reduce;
         long count = send.Length / op.ElementSize;
-        if (algorithm == ReduceAlgorithm.Auto)
+        if (algorithm is ReduceAlgorithm.Auto or ReduceAlgorithm.SharedMemory)
         {
             algorithm = send.Length <= t.ReduceShortBytes || count < CollectiveCall.FloorPowerOfTwo(c.Size)
                 ? ReduceAlgorithm.Binomial

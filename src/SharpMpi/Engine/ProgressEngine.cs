@@ -186,6 +186,12 @@ internal sealed unsafe partial class ProgressEngine : IFrameSink, IDisposable
     /// <summary>Wakes threads of this rank that sleep on the doorbell (after a local completion).</summary>
     public void WakeLocalSleepers() => Doorbell.Ring();
 
+    /// <summary>
+    /// Makes what <see cref="WaitUntil{T}"/> needs to sleep with a <typeparamref name="T"/> state now, so a wait
+    /// that first goes to sleep late in a run allocates nothing then.
+    /// </summary>
+    public static void PrepareWait<T>() => GC.KeepAlive(SleepCheck<T>.Func);
+
     private sealed class SleepCheck<T>
     {
         public static readonly Func<(ProgressEngine Engine, Func<T, bool> Done, T State), bool> Func =

@@ -26,6 +26,9 @@ internal sealed unsafe class SharedWindowMemory : IDisposable
 
     public byte* Pointer { get; private set; }
 
+    /// <summary>Native memory of this process rather than a mapped file.</summary>
+    public bool IsNative => _view is null;
+
     /// <summary>Collective over <paramref name="node"/>: every rank gets the same <paramref name="totalBytes"/> block.</summary>
     public static SharedWindowMemory Create(Communicator node, long totalBytes, int context)
     {
@@ -43,7 +46,7 @@ internal sealed unsafe class SharedWindowMemory : IDisposable
                 address = (ulong)p;
             }
             address = node.Broadcast(address, 0);
-            return new SharedWindowMemory((byte*)address, null, null, node.Rank == 0);
+            return FromNative((byte*)address, node.Rank == 0);
         }
 
         // Several processes: the job id names the file (random when run without the launcher).
@@ -60,39 +63,76 @@ internal sealed unsafe class SharedWindowMemory : IDisposable
         node.Broadcast(id, 0);
         string name = System.Text.Encoding.ASCII.GetString(id.TrimEnd((byte)0));
         string path = Path.Combine("/dev/shm", $"sharpmpi.{name}.win.{context}");
-        FileStream? stream = null;
+        bool created = false;
         try
         {
             if (node.Rank == 0)
             {
-                stream = new FileStream(path, new FileStreamOptions
-                {
-                    Mode = FileMode.CreateNew,
-                    Access = FileAccess.ReadWrite,
-                    Share = FileShare.ReadWrite,
-                    UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-                });
-                stream.SetLength(alloc);
+                CreateFile(path, alloc).Dispose();
+                created = true;
             }
             node.Barrier();
-            stream ??= new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
-            var file = MemoryMappedFile.CreateFromFile(stream, null, alloc, MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: false);
-            var view = file.CreateViewAccessor(0, alloc, MemoryMappedFileAccess.ReadWrite);
-            byte* pointer = null;
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
+            var memory = MapFile(path, alloc);
             node.Barrier();
             if (node.Rank == 0)
                 File.Delete(path);
-            return new SharedWindowMemory(pointer + view.PointerOffset, file, view, false);
+            return memory;
         }
         catch
         {
-            stream?.Dispose();
-            if (node.Rank == 0)
+            if (created)
                 File.Delete(path);
             throw;
         }
     }
+
+    /// <summary>Creates the file <paramref name="path"/> (which must not exist) of <paramref name="bytes"/> zeroed bytes, readable by this user only.</summary>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    internal static FileStream CreateFile(string path, long bytes)
+    {
+        var stream = new FileStream(path, new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.ReadWrite,
+            Share = FileShare.ReadWrite,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        });
+        try
+        {
+            stream.SetLength(bytes);
+            return stream;
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Maps the first <paramref name="bytes"/> of the existing file <paramref name="path"/> read-write.</summary>
+    internal static SharedWindowMemory MapFile(string path, long bytes)
+    {
+        var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+        MemoryMappedFile? file = null;
+        try
+        {
+            file = MemoryMappedFile.CreateFromFile(stream, null, bytes, MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: false);
+            var view = file.CreateViewAccessor(0, bytes, MemoryMappedFileAccess.ReadWrite);
+            byte* pointer = null;
+            view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
+            return new SharedWindowMemory(pointer + view.PointerOffset, file, view, false);
+        }
+        catch
+        {
+            if (file is null)
+                stream.Dispose();
+            file?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A block of this process's native memory, freed by <see cref="Dispose"/> when <paramref name="owns"/>.</summary>
+    internal static SharedWindowMemory FromNative(byte* pointer, bool owns) => new(pointer, null, null, owns);
 
     public void Dispose()
     {
