@@ -24,7 +24,7 @@ internal static unsafe class BlockingCollectives
     {
         var forced = c.Tuning.Barrier;
         if (forced is BarrierAlgorithm.Auto or BarrierAlgorithm.SharedMemory
-            && SharedMemoryCollectives.For(c, 0, forced == BarrierAlgorithm.SharedMemory) is { } shared)
+            && SharedMemoryCollectives.For(c, forced == BarrierAlgorithm.SharedMemory) is { } shared)
         {
             shared.Barrier();
             return;

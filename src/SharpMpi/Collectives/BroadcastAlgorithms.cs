@@ -29,7 +29,8 @@ internal static class BroadcastAlgorithms
             return;
         var forced = c.Tuning.Broadcast;
         if (forced is BroadcastAlgorithm.Auto or BroadcastAlgorithm.SharedMemory
-            && SharedMemoryCollectives.For(c, buffer.Length, forced == BroadcastAlgorithm.SharedMemory) is { } shared)
+            && SharedMemoryCollectives.FitsSlot(buffer.Length)
+            && SharedMemoryCollectives.For(c, forced == BroadcastAlgorithm.SharedMemory) is { } shared)
         {
             shared.Broadcast(buffer, root);
             return;

@@ -93,6 +93,13 @@ internal sealed record CollectiveTuning
     /// </summary>
     public int SharedMemoryAfterCalls { get; init; } = 8;
 
+    /// <summary>
+    /// Blocking Allreduce and Reduce from this many bytes (and above the slots) on shared-memory collectives: each
+    /// rank folds its part reading the others' buffers directly (<see cref="SharedMemoryCollectives.ReduceByPulling"/>),
+    /// when every rank may read every other's memory (single copy, see SHARPMPI_SHM_SINGLE_COPY).
+    /// </summary>
+    public long SharedMemoryPullBytes { get; init; } = 16 * 1024;
+
     /// <summary>Allreduce: recursive doubling up to this many bytes, ring above (commutative ops).</summary>
     public long AllreduceShortBytes { get; init; } = 2048;
 

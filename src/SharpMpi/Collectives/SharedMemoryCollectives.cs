@@ -44,6 +44,9 @@ internal sealed unsafe class SharedMemoryCollectives : IDisposable
 
     private enum Kind { Barrier = 1, Broadcast, Reduce, Allreduce }
 
+    /// <summary>Bytes of a part pulled from one peer at a time in <see cref="ReduceByPulling"/>: stays in cache while it is folded.</summary>
+    private const int PullChunkBytes = 64 * 1024;
+
     // Made once here, not where first needed: a lambda's cached delegate is allocated when first used, which
     // may be long into a run (a rank that never had to wait before).
     private static readonly Func<(SharedMemoryCollectives Self, int K), bool> s_allPosted = static s => s.Self.AllPosted(s.K);
@@ -57,6 +60,7 @@ internal sealed unsafe class SharedMemoryCollectives : IDisposable
     private bool _eligible;
     private SharedWindowMemory? _memory;
     private byte* _base;
+    private bool _canPull; // every rank may read every other rank's memory (agreed at set-up)
     private int _call; // number of the last call begun
     private int _allPosted; // every rank is known to have posted this call number
 
@@ -75,13 +79,14 @@ internal sealed unsafe class SharedMemoryCollectives : IDisposable
     }
 
     /// <summary>
-    /// The shared-memory collectives of <paramref name="c"/>'s communicator, when they serve a blocking call of
-    /// <paramref name="bytes"/> bytes (setting them up at the call that reaches the threshold), else null.
-    /// <paramref name="forced"/>: the algorithm was chosen explicitly, so no threshold applies.
+    /// The shared-memory collectives of <paramref name="c"/>'s communicator for a blocking call (setting them up at
+    /// the call that reaches the threshold; every such call counts, whatever its size), else null. The caller
+    /// decides by size which of them serves the call. <paramref name="forced"/>: the algorithm was chosen
+    /// explicitly, so no threshold applies.
     /// </summary>
-    public static SharedMemoryCollectives? For(CollectiveCall c, long bytes, bool forced)
+    public static SharedMemoryCollectives? For(CollectiveCall c, bool forced)
     {
-        if (c.IsAsync || bytes > SlotBytes)
+        if (c.IsAsync)
             return null;
         var s = c.Comm.SharedCollectives;
         if (s is null)
@@ -97,6 +102,15 @@ internal sealed unsafe class SharedMemoryCollectives : IDisposable
         s.SetUp(c);
         return s._base != null ? s : null;
     }
+
+    /// <summary>Serves a call of <paramref name="bytes"/> through the slots (<see cref="Allreduce"/>, <see cref="Reduce"/>, <see cref="Broadcast"/>).</summary>
+    public static bool FitsSlot(long bytes) => bytes <= SlotBytes;
+
+    /// <summary>
+    /// Serves a reduction of <paramref name="bytes"/> by reading the other ranks' buffers directly
+    /// (<see cref="ReduceByPulling"/>): every rank may read every other's memory, and the call is long enough.
+    /// </summary>
+    public bool PullsReduction(long bytes, CollectiveTuning tuning) => _canPull && bytes > SlotBytes && bytes >= tuning.SharedMemoryPullBytes;
 
     /// <summary>The shared block is mapped and the collectives use it.</summary>
     public bool IsSetUp => _base != null;
@@ -151,6 +165,97 @@ internal sealed unsafe class SharedMemoryCollectives : IDisposable
         Data(root, k, buffer.Length).CopyTo(buffer);
         // Posting after the copy tells the root (and everyone) that this rank is done with the data.
         Post(k, desc);
+    }
+
+    /// <summary>
+    /// Reduce (to <paramref name="root"/>) or Allreduce (<paramref name="root"/> &lt; 0) of a long vector with one
+    /// copy: every rank folds its p-th of the elements, in rank order, from the other ranks' send buffers, read
+    /// directly (process_vm_readv), then the ranks that want the result read the other parts from the ranks that
+    /// folded them. Three posts in all, whatever the length: with more ranks than cores every synchronization
+    /// is a trip through the scheduler, and the message algorithms take 2(p − 1) of them.
+    /// </summary>
+    public void ReduceByPulling(Buf send, Buf receive, Reducer op, int root)
+    {
+        long n = send.Length;
+        int size = op.ElementSize;
+        long count = n / size;
+        var (lo, length) = Part(_rank, count, size);
+        bool wantsAll = root < 0 || _rank == root;
+        // Where this rank's folded part goes: its place in the receive buffer, or scratch on a rank that gets no result.
+        using var own = wantsAll ? default : TempBuffer.Rent(Math.Max(length, 1));
+        var part = wantsAll ? receive.Slice(lo, length) : own.Buf.Slice(0, length);
+        bool inPlace = send.Ptr == receive.Ptr && wantsAll;
+
+        int k = Begin();
+        int desc = Describe(root < 0 ? Kind.Allreduce : Kind.Reduce, Math.Max(root, 0), n);
+        byte* line = Line(_rank, k) + 8;
+        *(ulong*)line = (ulong)send.Ptr;
+        *(ulong*)(line + 8) = (ulong)part.Ptr;
+        Post(k, desc);
+        WaitForAll(k, desc);
+        Span<ulong> sends = stackalloc ulong[_size];
+        Span<ulong> parts = stackalloc ulong[_size];
+        for (int r = 0; r < _size; r++)
+        {
+            sends[r] = *(ulong*)(Line(r, k) + 8);
+            parts[r] = *(ulong*)(Line(r, k) + 16);
+        }
+
+        var engine = _comm.Engine;
+        long chunk = Math.Min(length, PullChunkBytes / size * size);
+        using var incoming = TempBuffer.Rent(Math.Max(chunk, 1));
+        // In place, this rank's own elements are the destination: fold into scratch, then copy over them.
+        using var folded = inPlace ? TempBuffer.Rent(Math.Max(chunk, 1)) : default;
+        for (long off = 0; off < length; off += chunk)
+        {
+            long m = Math.Min(chunk, length - off);
+            var acc = inPlace ? folded.Buf.Slice(0, m) : part.Slice(off, m);
+            for (int r = 0; r < _size; r++)
+            {
+                Buf x;
+                if (r == _rank)
+                {
+                    x = send.Slice(lo + off, m);
+                }
+                else
+                {
+                    x = incoming.Buf.Slice(0, m);
+                    engine.PullFrom(_world[r], sends[r] + (ulong)(lo + off), (byte*)x.Ptr, m);
+                }
+                if (r == 0)
+                    x.CopyTo(acc);
+                else
+                    op.Apply(acc, x, acc);
+            }
+            if (inPlace)
+                acc.CopyTo(part.Slice(off, m));
+        }
+
+        // Every part is folded: the ranks that want the result read the others' parts.
+        k = Begin();
+        Post(k, desc);
+        WaitForAll(k, desc);
+        if (wantsAll)
+        {
+            for (int r = 0; r < _size; r++)
+            {
+                var (rlo, rlength) = Part(r, count, size);
+                if (r != _rank && rlength > 0)
+                    engine.PullFrom(_world[r], parts[r], (byte*)receive.Ptr + rlo, rlength);
+            }
+        }
+        // Nobody reads this rank's buffers once all have posted again: the caller may reuse them.
+        k = Begin();
+        Post(k, desc);
+        WaitForAll(k, desc);
+    }
+
+    /// <summary>Byte offset and length of rank <paramref name="rank"/>'s part of <paramref name="count"/> elements: p near-equal runs.</summary>
+    private (long Offset, long Length) Part(int rank, long count, int elementSize)
+    {
+        long per = count / _size, extra = count % _size;
+        long first = rank * per + Math.Min(rank, extra);
+        return (first * elementSize, (per + (rank < extra ? 1 : 0)) * elementSize);
     }
 
     // ================================================================== the protocol
@@ -223,8 +328,10 @@ internal sealed unsafe class SharedMemoryCollectives : IDisposable
 
     // ================================================================== mismatch detection
 
-    // kind (4 bits) | root (8 bits) | bytes (13 bits, up to SlotBytes): exact for every call served here.
-    private static int Describe(Kind kind, int root, long bytes) => (int)kind | root << 4 | (int)bytes << 12;
+    // kind (4 bits) | root (8 bits) | bytes (20 bits): exact below 1 MiB, longer calls all read as 1 MiB − 1.
+    private const int DescribedBytes = (1 << 20) - 1;
+
+    private static int Describe(Kind kind, int root, long bytes) => (int)kind | root << 4 | (int)Math.Min(bytes, DescribedBytes) << 12;
 
     /// <summary>
     /// Rank <paramref name="rank"/>'s post of call <paramref name="k"/> must describe the same call as ours. If
@@ -243,12 +350,13 @@ internal sealed unsafe class SharedMemoryCollectives : IDisposable
     {
         var kind = (Kind)(desc & 0xF);
         int root = (desc >> 4) & 0xFF;
-        int bytes = desc >> 12;
+        int bytes = (int)((uint)desc >> 12);
+        string length = bytes == DescribedBytes ? "1 MiB or more" : $"{bytes} B";
         return kind switch
         {
             Kind.Barrier => "Barrier",
-            Kind.Allreduce => $"Allreduce of {bytes} B",
-            _ => $"{kind} of {bytes} B with root {root}",
+            Kind.Allreduce => $"Allreduce of {length}",
+            _ => $"{kind} of {length} with root {root}",
         };
     }
 
@@ -313,26 +421,32 @@ internal sealed unsafe class SharedMemoryCollectives : IDisposable
             }
 
             bool ok = Attach(where, bytes);
+            bool pull = CanPullFromAll();
             if (_rank == 0)
             {
                 for (int r = 1; r < _size; r++)
                 {
                     c.ReceiveNow(flagBuf, r, 5);
                     ok &= flag[0] != 0;
+                    pull &= flag[1] != 0;
                 }
                 if (path is not null)
                     File.Delete(path);
                 flag[0] = ok ? (byte)1 : (byte)0;
+                flag[1] = pull ? (byte)1 : (byte)0;
                 for (int r = 1; r < _size; r++)
                     c.SendNow(flagBuf, r, 6);
             }
             else
             {
                 flag[0] = ok ? (byte)1 : (byte)0;
+                flag[1] = pull ? (byte)1 : (byte)0;
                 c.SendNow(flagBuf, 0, 5);
                 c.ReceiveNow(flagBuf, 0, 6);
                 ok = flag[0] != 0;
+                pull = flag[1] != 0;
             }
+            _canPull = ok && pull;
             if (ok)
             {
                 _base = _memory!.Pointer;
@@ -344,6 +458,16 @@ internal sealed unsafe class SharedMemoryCollectives : IDisposable
                 _memory = null;
             }
         }
+    }
+
+    private bool CanPullFromAll()
+    {
+        for (int r = 0; r < _size; r++)
+        {
+            if (r != _rank && !_comm.Engine.CanPullFrom(_world[r]))
+                return false;
+        }
+        return true;
     }
 
     private string FilePath()
