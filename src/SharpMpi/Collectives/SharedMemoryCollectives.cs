@@ -110,7 +110,8 @@ internal sealed unsafe class SharedMemoryCollectives : IDisposable
     /// Serves a reduction of <paramref name="bytes"/> by reading the other ranks' buffers directly
     /// (<see cref="ReduceByPulling"/>): every rank may read every other's memory, and the call is long enough.
     /// </summary>
-    public bool PullsReduction(long bytes, CollectiveTuning tuning) => _canPull && bytes > SlotBytes && bytes >= tuning.SharedMemoryPullBytes;
+    public bool PullsReduction(long bytes, CollectiveTuning tuning) =>
+        _canPull && bytes > SlotBytes && bytes >= tuning.SharedMemoryPullBytes && _size >= tuning.SharedMemoryPullMinRanks;
 
     /// <summary>The shared block is mapped and the collectives use it.</summary>
     public bool IsSetUp => _base != null;
