@@ -30,6 +30,17 @@ public class CollectiveTuningTests
         Assert.Equal("SHARPMPI_COLL_SEGMENT", Assert.Throws<ArgumentException>(() => CollectiveTuning.FromEnvironment(v => env.GetValueOrDefault(v))).ParamName);
         env.Remove("SHARPMPI_COLL_SEGMENT");
 
+        Assert.True(t.SharedMemoryCollectives);
+        env["SHARPMPI_COLL_SHM"] = "off";
+        env["SHARPMPI_COLL_SHM_PULL"] = "1M";
+        var shm = CollectiveTuning.FromEnvironment(v => env.GetValueOrDefault(v));
+        Assert.False(shm.SharedMemoryCollectives);
+        Assert.Equal(1 << 20, shm.SharedMemoryPullBytes);
+        env["SHARPMPI_COLL_SHM"] = "maybe";
+        Assert.Equal("SHARPMPI_COLL_SHM", Assert.Throws<ArgumentException>(() => CollectiveTuning.FromEnvironment(v => env.GetValueOrDefault(v))).ParamName);
+        env.Remove("SHARPMPI_COLL_SHM");
+        env.Remove("SHARPMPI_COLL_SHM_PULL");
+
         env["SHARPMPI_COLL_ALLREDUCE"] = "butterfly";
         var e = Assert.Throws<ArgumentException>(() => CollectiveTuning.FromEnvironment(v => env.GetValueOrDefault(v)));
         Assert.Equal("SHARPMPI_COLL_ALLREDUCE", e.ParamName);

@@ -165,7 +165,9 @@ internal sealed record CollectiveTuning
             Scatter = Parse<GatherAlgorithm>("SHARPMPI_COLL_SCATTER", read),
             Scan = Parse<ScanAlgorithm>("SHARPMPI_COLL_SCAN", read),
             ReduceScatter = Parse<ReduceScatterAlgorithm>("SHARPMPI_COLL_REDUCE_SCATTER", read),
-            SharedMemoryCollectives = ParseSwitch("SHARPMPI_COLL_SHM", read, Default.SharedMemoryCollectives),
+            SharedMemoryCollectives = read("SHARPMPI_COLL_SHM") is { Length: > 0 } shm
+                ? Transport.SwitchSetting.Parse("SHARPMPI_COLL_SHM", shm)
+                : Default.SharedMemoryCollectives,
             SharedMemoryPullBytes = read("SHARPMPI_COLL_SHM_PULL") is { Length: > 0 } pull
                 ? Transport.ByteSizeSetting.Parse("SHARPMPI_COLL_SHM_PULL", pull)
                 : Default.SharedMemoryPullBytes,
@@ -173,24 +175,6 @@ internal sealed record CollectiveTuning
                 ? Transport.ByteSizeSetting.Parse("SHARPMPI_COLL_SEGMENT", segment)
                 : Default.RingSegmentBytes,
         };
-    }
-
-    /// <summary>Parses on/off (1/0, true/false, yes/no); unset keeps <paramref name="fallback"/>.</summary>
-    /// <exception cref="ArgumentException">Anything else.</exception>
-    public static bool ParseSwitch(string variable, Func<string, string?> read, bool fallback)
-    {
-        var text = read(variable)?.Trim();
-        if (string.IsNullOrEmpty(text))
-            return fallback;
-        switch (text.ToLowerInvariant())
-        {
-            case "1" or "on" or "true" or "yes":
-                return true;
-            case "0" or "off" or "false" or "no":
-                return false;
-            default:
-                throw new ArgumentException($"{variable}={text} is not a switch; expected 1 or 0 (on/off).", variable);
-        }
     }
 
     /// <summary>Parses an algorithm name (snake_case, case-insensitive; '-' accepted for '_').</summary>

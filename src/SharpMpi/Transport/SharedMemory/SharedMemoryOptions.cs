@@ -92,7 +92,7 @@ internal sealed class SharedMemoryOptions
             eagerLimit = Math.Min(eagerLimit, SpscRing.MaxPayload(ringCapacity)); // a small ring alone lowers the default
         string? copy = getVariable(SingleCopyVariable);
         if (!string.IsNullOrWhiteSpace(copy))
-            singleCopy = ParseBoolean(SingleCopyVariable, copy);
+            singleCopy = SwitchSetting.Parse(SingleCopyVariable, copy);
         long singleCopyThreshold = ranksOnThisHost > Environment.ProcessorCount ? OversubscribedSingleCopyThreshold : DefaultSingleCopyThreshold;
         string? threshold = getVariable(SingleCopyThresholdVariable);
         if (!string.IsNullOrWhiteSpace(threshold))
@@ -134,17 +134,4 @@ internal sealed class SharedMemoryOptions
     public override string ToString() => $"ring={RingCapacity} eager={EagerLimit} singleCopy={SingleCopy} singleCopyMin={SingleCopyThreshold}";
 
     private static int ParseSize(string variable, string text) => ByteSizeSetting.Parse(variable, text);
-
-    private static bool ParseBoolean(string variable, string text)
-    {
-        switch (text.Trim().ToLowerInvariant())
-        {
-            case "1" or "true" or "yes" or "on":
-                return true;
-            case "0" or "false" or "no" or "off":
-                return false;
-            default:
-                throw new ArgumentException($"{variable} is '{text}'; expected 1/0, true/false, yes/no or on/off.", variable);
-        }
-    }
 }
