@@ -13,7 +13,8 @@ namespace SharpMpi.Collectives;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Layout: a header line, then for every rank two control lines (one per parity of the call number) of
+/// Layout: a header line (whose first int counts the ranks still using a block of native memory, in-process),
+/// then for every rank two control lines (one per parity of the call number) of
 /// <see cref="LineStride"/> bytes: an 8-byte word holding the call number and a descriptor of the call, and up to
 /// <see cref="InlineBytes"/> bytes of data, so a small contribution travels in the same line as the word that
 /// announces it. Longer data (up to <see cref="SlotBytes"/>) goes to the rank's slot of that parity.
