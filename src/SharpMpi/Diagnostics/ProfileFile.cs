@@ -21,8 +21,9 @@ internal static class ProfileFile
         CallStatsTable? sites)
     {
         // Keyed by reference while recording; equal names from different strings become one row here.
+        // Arrays, not a List<CallStats>: an instantiation over a struct of this assembly would be JIT-compiled.
         var names = new List<string>();
-        var merged = new List<CallStats>();
+        var merged = new CallStats[calls.Capacity];
         long mpiTicks = 0;
         for (int i = 0; i < calls.Capacity; i++)
         {
@@ -32,15 +33,10 @@ internal static class ProfileFile
             int at = names.IndexOf(call);
             if (at < 0)
             {
+                at = names.Count;
                 names.Add(call);
-                merged.Add(s);
             }
-            else
-            {
-                var into = merged[at];
-                into.Merge(s);
-                merged[at] = into;
-            }
+            merged[at].Merge(s);
         }
 
         var t = new StringBuilder(4096);
