@@ -18,7 +18,7 @@ namespace SharpMpi.Diagnostics;
 /// times become microseconds and JSON only in the launcher. Profile statistics are keyed by the name's
 /// reference (a header read, not a string hash) and merged by value when written. Call sites need a stack walk (microseconds), so
 /// they are sampled: every call of a name until it has been seen <see cref="ExactSiteCalls"/> times, then
-/// one call in <see cref="DiagnosticsSettings.SiteSampleInterval"/> at random, weighted by the interval,
+/// one call in <see cref="DiagnosticsSettings.SiteSampleInterval"/> (or more, see <see cref="AdaptInterval"/>) at random, weighted by the interval,
 /// which keeps the per-site numbers unbiased estimates while the per-call numbers stay exact.
 /// Send and receive events carry flow keys: (context, sender's communicator rank, receiver's world rank,
 /// tag, n) where n counts the messages of that key in program order on each side. MPI's non-overtaking
@@ -35,6 +35,14 @@ internal sealed class CallRecorder
     private readonly CallStatsTable? _calls;
     private readonly CallStatsTable? _sites;
     private readonly int _siteInterval;
+    // The sampling interval now and the largest used (see AdaptInterval), and what the walks cost.
+    private int _siteIntervalNow;
+    private int _siteIntervalMax;
+    private long _sampledWalkTicks;
+    private long _sampledWalks;
+    private long _profiledCalls;
+    private long _walkTicks;
+    private int _walks;
     // Sites by a text key of the frame (see FindCallSite): a Dictionary<string, CallSite> is shared generic code
     // the ReadyToRun images have, where a tuple key had a dozen methods JIT-compiled in every profiled rank.
     private readonly Dictionary<string, CallSite>? _siteNames;
@@ -66,7 +74,7 @@ internal sealed class CallRecorder
             {
                 _sites = new CallStatsTable();
                 _siteNames = new Dictionary<string, CallSite>(StringComparer.Ordinal);
-                _siteInterval = Math.Max(1, settings.SiteSampleInterval);
+                _siteInterval = _siteIntervalNow = _siteIntervalMax = Math.Max(1, settings.SiteSampleInterval);
             }
         }
         _anchorTicks = ReadAnchor(out _anchorUnixMicroseconds);
@@ -196,12 +204,16 @@ internal sealed class CallRecorder
     {
         long count;
         lock (_lock)
+        {
             count = _calls!.Get(name).Add(ticks, bytes, 1);
+            _profiledCalls++;
+        }
         if (_sites is null)
             return;
         int weight = 1;
         if (count > ExactSiteCalls && _siteInterval > 1)
         {
+            int interval = Volatile.Read(ref _siteIntervalNow);
             // xorshift32 per thread: cheap, and unlike "every n-th call" not in step with loops that make
             // the same call from n sites in turn.
             uint x = t_random;
@@ -211,16 +223,48 @@ internal sealed class CallRecorder
             x ^= x >> 17;
             x ^= x << 5;
             t_random = x;
-            if (x % (uint)_siteInterval != 0)
+            if (x % (uint)interval != 0)
                 return;
-            weight = _siteInterval;
+            weight = interval;
         }
+        long walkStart = Stopwatch.GetTimestamp();
         var site = FindCallSite();
-        if (site is null)
-            return;
+        long walkEnd = Stopwatch.GetTimestamp();
         lock (_lock)
-            _sites.Get(name, site).Add(ticks, bytes, weight);
+        {
+            _walks++;
+            _walkTicks += walkEnd - walkStart;
+            if (weight > 1)
+                AdaptInterval(walkEnd - walkStart, walkEnd);
+            if (site is not null)
+                _sites.Get(name, site).Add(ticks, bytes, weight);
+        }
     }
+
+    /// <summary>Share of the rank's time that sampled stack walks may take: 1/200, 0.5 %.</summary>
+    private const int WalkBudgetDivisor = 200;
+
+    /// <summary>
+    /// Keeps the sampled stack walks within <see cref="WalkBudgetDivisor"/> of the rank's time: the interval
+    /// becomes the power of two (at least the configured one) at which a walk of the mean cost so far, once
+    /// per interval calls at the mean time between calls so far, stays within it. A walk costs 10-15 us on an
+    /// idle machine and several times that on a loaded one, and each also holds up the ranks waiting on this
+    /// one. Each sampled call is weighted by the interval it was sampled at, so the site estimates stay
+    /// unbiased. Under the lock.
+    /// </summary>
+    private void AdaptInterval(long walkTicks, long now)
+    {
+        _sampledWalkTicks += walkTicks;
+        _sampledWalks++;
+        long gap = (now - _anchorTicks) / Math.Max(1, _profiledCalls);
+        long walk = _sampledWalkTicks / _sampledWalks;
+        long needed = walk * WalkBudgetDivisor / Math.Max(1, gap);
+        int interval = (int)Math.Min(MaxSiteInterval, Math.Max(_siteInterval, (long)System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)Math.Max(1, needed))));
+        Volatile.Write(ref _siteIntervalNow, interval);
+        _siteIntervalMax = Math.Max(_siteIntervalMax, interval);
+    }
+
+    private const int MaxSiteInterval = 1 << 20;
 
     /// <summary>
     /// Records a collective (its internal messages are not traced one by one) with the bytes this rank
@@ -342,7 +386,8 @@ internal sealed class CallRecorder
                 lock (_lock)
                 {
                     ProfileFile.Write(Path.Combine(Settings.ProfileDirectory!, $"profile.{WorldRank.ToString(CultureInfo.InvariantCulture)}.json"),
-                        WorldRank, reason, Stopwatch.GetElapsedTime(_anchorTicks, _finishTicks).TotalSeconds, _sites is null ? 0 : _siteInterval, _calls, _sites);
+                        WorldRank, reason, Stopwatch.GetElapsedTime(_anchorTicks, _finishTicks).TotalSeconds, _sites is null ? 0 : _siteInterval,
+                        _sites is null ? 0 : _siteIntervalMax, _calls, _sites);
                 }
             }
             if (Settings.Timing)
@@ -351,7 +396,8 @@ internal sealed class CallRecorder
                 Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"sharpmpi: rank {WorldRank}: diagnostics: {(_ring?.Count ?? 0)} records, write {Stopwatch.GetElapsedTime(_finishTicks).TotalMilliseconds:F1} ms, "
                     + $"JIT {System.Runtime.JitInfo.GetCompiledMethodCount()} methods {System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds:F1} ms, "
-                    + $"up {Stopwatch.GetElapsedTime(_anchorTicks).TotalMilliseconds:F0} ms"));
+                    + $"up {Stopwatch.GetElapsedTime(_anchorTicks).TotalMilliseconds:F0} ms, {_walks} call-site stack walks {_walkTicks * 1000.0 / Stopwatch.Frequency:F1} ms"
+                    + $" (sampling one in {_siteInterval} to {_siteIntervalMax})"));
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -17,8 +17,8 @@ namespace SharpMpi.Diagnostics;
 internal static class ProfileFile
 {
     /// <summary>Writes the file (to <paramref name="path"/>.tmp, then renamed, so readers never see half of one).</summary>
-    public static void Write(string path, int rank, string reason, double appSeconds, int siteSampleInterval, CallStatsTable calls,
-        CallStatsTable? sites)
+    public static void Write(string path, int rank, string reason, double appSeconds, int siteSampleInterval, int siteSampleMaxInterval,
+        CallStatsTable calls, CallStatsTable? sites)
     {
         // Keyed by reference while recording; equal names from different strings become one row here.
         // Arrays, not a List<CallStats>: an instantiation over a struct of this assembly would be JIT-compiled.
@@ -48,6 +48,7 @@ internal static class ProfileFile
         t.Append(",\"appSeconds\":").Append(Number(appSeconds));
         t.Append(",\"mpiSeconds\":").Append(Number(Seconds(mpiTicks)));
         t.Append(",\"siteSampleInterval\":").Append(siteSampleInterval.ToString(CultureInfo.InvariantCulture));
+        t.Append(",\"siteSampleMaxInterval\":").Append(siteSampleMaxInterval.ToString(CultureInfo.InvariantCulture));
         t.Append(",\"calls\":[");
         for (int i = 0; i < names.Count; i++)
         {
