@@ -29,34 +29,73 @@ public sealed class TraceFileTests : IDisposable
         ReceiveSeq = -1,
     };
 
-    [Fact]
-    public void TraceBuffer_MoreRecordsThanCapacity_KeepsTheNewestInOrder()
+    private static TraceRecord[] AllRecords(TraceFile file)
     {
-        var buffer = new TraceBuffer(2 * TraceBuffer.ChunkRecords);
-        long total = 5L * TraceBuffer.ChunkRecords + 123;
-        for (long i = 0; i < total; i++)
-            buffer.Reserve() = Call(1, i, i);
+        var records = new TraceRecord[file.RecordCount];
+        file.ReadRecords(0, records);
+        return records;
+    }
 
-        var ranges = buffer.Snapshot(out long dropped);
-        Assert.Equal(total - buffer.Capacity, dropped);
-        long expected = dropped;
-        foreach (var range in ranges)
-        {
-            foreach (var r in range.Span)
-                Assert.Equal(expected++, r.Start);
-        }
-        Assert.Equal(total, expected);
+    private string Complete(TraceBuffer buffer, int rank = 0)
+    {
+        var strings = new TraceStrings();
+        strings.IdOf("Send");
+        TraceFile.Write(rank, "finalize", anchorTicks: 0, anchorUnixNanoseconds: 0, strings, buffer);
+        return Path.Combine(_directory, TraceFile.FileName(rank));
     }
 
     [Fact]
-    public void TraceBuffer_FewRecords_AllocatesOnlyTheChunksReached()
+    public void TraceBuffer_MoreRecordsThanCapacity_KeepsTheNewestInOrder()
     {
-        var buffer = new TraceBuffer(1 << 18);
+        var buffer = new TraceBuffer(Path.Combine(_directory, TraceFile.FileName(0)), 2 * TraceBuffer.ChunkRecords);
+        long total = 5L * TraceBuffer.ChunkRecords + 123;
+        for (long i = 0; i < total; i++)
+            buffer.Add(Call(1, i, i));
+
+        using var file = TraceFile.Read(Complete(buffer));
+        Assert.NotNull(file);
+        Assert.Equal(total - buffer.Capacity, file.Dropped);
+        Assert.Equal(buffer.Capacity, file.RecordCount);
+        long expected = file.Dropped;
+        foreach (var r in AllRecords(file))
+            Assert.Equal(expected++, r.Start);
+        Assert.Equal(total, expected);
+        // Read in pieces that wrap around the end of the ring, as the merger reads blocks.
+        var piece = new TraceRecord[1000];
+        file.ReadRecords(file.RecordCount - 500, piece.AsSpan(0, 500));
+        Assert.Equal(total - 500, piece[0].Start);
+        Assert.Equal(total - 1, piece[499].Start);
+    }
+
+    [Fact]
+    public void TraceBuffer_FewRecords_FileHoldsJustThem()
+    {
+        var buffer = new TraceBuffer(Path.Combine(_directory, TraceFile.FileName(0)), 1 << 18);
         for (int i = 0; i < 10; i++)
-            buffer.Reserve() = Call(1, i, i);
-        var ranges = buffer.Snapshot(out long dropped);
-        Assert.Equal(0, dropped);
-        Assert.Equal(10, Assert.Single(ranges).Length);
+            buffer.Add(Call(1, i, i));
+        string path = Complete(buffer);
+        using var file = TraceFile.Read(path);
+        Assert.NotNull(file);
+        Assert.Equal(0, file.Dropped);
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => (long)i), AllRecords(file).Select(r => r.Start));
+        Assert.True(new FileInfo(path).Length < 10 * TraceRecord.Size + 1024);
+    }
+
+    [Fact]
+    public void TraceBuffer_ThreadsAddingAtOnce_KeepEveryRecord()
+    {
+        var buffer = new TraceBuffer(Path.Combine(_directory, TraceFile.FileName(0)), 1 << 16);
+        const int Threads = 4, PerThread = 5 * TraceBuffer.ChunkRecords + 7;
+        Parallel.For(0, Threads, new ParallelOptions { MaxDegreeOfParallelism = Threads }, t =>
+        {
+            for (int i = 0; i < PerThread; i++)
+                buffer.Add(Call(1, t * 1_000_000L + i, 0));
+        });
+        using var file = TraceFile.Read(Complete(buffer));
+        Assert.NotNull(file);
+        var starts = AllRecords(file).Select(r => r.Start).Order().ToList();
+        var expected = Enumerable.Range(0, Threads).SelectMany(t => Enumerable.Range(0, PerThread).Select(i => t * 1_000_000L + i)).Order().ToList();
+        Assert.Equal(expected, starts);
     }
 
     [Fact]
@@ -126,16 +165,16 @@ public sealed class TraceFileTests : IDisposable
     private string WriteRank(int rank, params (string Name, TraceRecord Record)[] calls)
     {
         var strings = new TraceStrings();
-        var buffer = new TraceBuffer(Math.Max(1, calls.Length));
+        string path = Path.Combine(_directory, TraceFile.FileName(rank));
+        var buffer = new TraceBuffer(path, Math.Max(1, calls.Length));
         foreach (var (name, record) in calls)
         {
             var r = record;
             r.Name = strings.IdOf(name);
             r.CommName = strings.IdOf("World");
-            buffer.Reserve() = r;
+            buffer.Add(r);
         }
-        string path = Path.Combine(_directory, TraceFile.FileName(rank));
-        TraceFile.Write(path, rank, "finalize", anchorTicks: 0, anchorUnixNanoseconds: 1_000_000_000_000, strings, buffer);
+        TraceFile.Write(rank, "finalize", anchorTicks: 0, anchorUnixNanoseconds: 1_000_000_000_000, strings, buffer);
         return path;
     }
 
@@ -147,18 +186,19 @@ public sealed class TraceFileTests : IDisposable
         var send = Call(0, Ticks(2000), Ticks(5000)) with { Peer = 1, Tag = 7, Bytes = 128, SendDestWorld = 1, SendSeq = 0, Context = 4 };
         string path = WriteRank(3, ("Send", send), ("Barrier", Call(0, Ticks(6000), Ticks(9000)) with { IsCollective = true, Tag = 1 }));
 
-        var file = TraceFile.Read(path);
+        using var file = TraceFile.Read(path);
         Assert.NotNull(file);
         Assert.Equal(3, file.Rank);
         Assert.Equal("finalize", file.Reason);
         Assert.Equal(Environment.MachineName, file.Host);
         Assert.Equal(2, file.RecordCount);
-        var first = file.Records[0];
+        var records = AllRecords(file);
+        var first = records[0];
         Assert.Equal("Send", file.Strings[first.Name]);
         Assert.Equal("World", file.Strings[first.CommName]);
         Assert.Equal((1, 7, 128L, 1, 0L, 4), (first.Peer, first.Tag, first.Bytes, first.SendDestWorld, first.SendSeq, first.Context));
         Assert.Equal(1_000_000_002_000, file.UnixNanoseconds(first.Start), tolerance: 1);
-        Assert.True(file.Records[1].IsCollective);
+        Assert.True(records[1].IsCollective);
     }
 
     [Fact]
@@ -169,6 +209,9 @@ public sealed class TraceFileTests : IDisposable
         File.WriteAllBytes(path, whole[..^5]);
         Assert.Null(TraceFile.Read(path));
         File.WriteAllBytes(path, whole[..20]);
+        Assert.Null(TraceFile.Read(path));
+        // The header intact but a record missing before it.
+        File.WriteAllBytes(path, [.. whole[..8], .. whole[(8 + TraceRecord.Size)..]]);
         Assert.Null(TraceFile.Read(path));
     }
 

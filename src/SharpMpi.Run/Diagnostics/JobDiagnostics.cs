@@ -135,6 +135,7 @@ internal sealed class JobDiagnostics : IDisposable
             }
             if (_options.ProfileWanted)
             {
+                long started = System.Diagnostics.Stopwatch.GetTimestamp();
                 var profile = ProfileReport.Load(_directory, _size);
                 if (profile.RankCount == 0)
                 {
@@ -147,6 +148,8 @@ internal sealed class JobDiagnostics : IDisposable
                     if (_options.ProfileJsonPath is string json)
                         profile.WriteJson(json, command);
                 }
+                _timing?.Invoke(string.Create(CultureInfo.InvariantCulture,
+                    $"sharpmpi: profile: read, resolved and written in {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds:F1} ms"));
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)

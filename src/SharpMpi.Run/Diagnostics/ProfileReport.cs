@@ -32,6 +32,8 @@ internal sealed class ProfileReport
                 var root = doc.RootElement;
                 if (root.TryGetProperty("siteSampleInterval", out var interval))
                     report._siteSampleInterval = Math.Max(report._siteSampleInterval, interval.GetInt32());
+                if (root.TryGetProperty("siteSampleMaxInterval", out var largest))
+                    report._siteSampleMaxInterval = Math.Max(report._siteSampleMaxInterval, largest.GetInt32());
                 report._ranks.Add(new RankProfile(rank, root.GetProperty("host").GetString() ?? "",
                     root.GetProperty("appSeconds").GetDouble(), root.GetProperty("mpiSeconds").GetDouble(),
                     Read(root.GetProperty("calls"), lines), Read(root.GetProperty("sites"), lines)));
@@ -72,6 +74,9 @@ internal sealed class ProfileReport
     /// <summary>Ranks look up the call site of one call in this many (after the first ones of each call); 1 = every call.</summary>
     private int _siteSampleInterval = 1;
 
+    /// <summary>The largest interval a rank sampled at: ranks sample less often while stack walks cost them too much.</summary>
+    private int _siteSampleMaxInterval = 1;
+
     private static List<Stats> Aggregate(IEnumerable<Stats> all) =>
         [.. all.GroupBy(s => (s.Call, s.Site))
             .Select(g => new Stats(g.Key.Call, g.Key.Site, g.Sum(s => s.Count), g.Sum(s => s.Seconds),
@@ -103,7 +108,12 @@ internal sealed class ProfileReport
         {
             t.AppendLine("@--- Top call sites (all ranks, top twenty by time) -------------------------");
             if (_siteSampleInterval > 1)
-                t.AppendLine(c, $"@ (estimated: after its first calls, one call of each kind in {_siteSampleInterval} is located, weighted {_siteSampleInterval}x)");
+            {
+                if (_siteSampleMaxInterval > _siteSampleInterval)
+                    t.AppendLine(c, $"@ (estimated: after its first calls, one call of each kind in {_siteSampleInterval} to {_siteSampleMaxInterval} is located, weighted by that interval)");
+                else
+                    t.AppendLine(c, $"@ (estimated: after its first calls, one call of each kind in {_siteSampleInterval} is located, weighted {_siteSampleInterval}x)");
+            }
             t.AppendLine(c, $"{"Call",-22} {"Count",9} {"Time(ms)",12} {"MPI%",7} {"Bytes",14}  Site");
             foreach (var s in sites)
                 t.AppendLine(c, $"{s.Call,-22} {s.Count,9} {s.Seconds * 1e3,12:F3} {Percent(s.Seconds, mpi),7:F2} {s.Bytes,14}  {s.Site}");
@@ -136,6 +146,7 @@ internal sealed class ProfileReport
         w.WriteEndArray();
         WriteStats(w, "calls", Aggregate(_ranks.SelectMany(r => r.Calls)));
         w.WriteNumber("siteSampleInterval", _siteSampleInterval);
+        w.WriteNumber("siteSampleMaxInterval", Math.Max(_siteSampleInterval, _siteSampleMaxInterval));
         WriteStats(w, "sites", Aggregate(_ranks.SelectMany(r => r.Sites)));
         w.WriteEndObject();
     }

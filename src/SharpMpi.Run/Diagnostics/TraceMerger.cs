@@ -12,7 +12,7 @@ namespace SharpMpi.Run.Diagnostics;
 /// </summary>
 /// <remarks>
 /// This runs after every traced job, over every call of every rank, and the job's wall time includes it, so
-/// it is two passes over the records read in place from the files' bytes. The first finds the job's first
+/// it is two passes over the records, read from the files a block at a time. The first finds the job's first
 /// timestamp and marks, per message channel (context, sender's communicator rank, receiver's world rank,
 /// tag), which message numbers were sent and which received in a bit set; the second formats every call and,
 /// right after a send or receive whose other side was recorded too, its flow event. A flow's id is its
@@ -71,8 +71,11 @@ internal static class TraceMerger
     /// <summary>A rank's file with its strings encoded once as JSON values.</summary>
     private sealed record RankTrace(int Rank, TraceFile File, byte[][] Strings);
 
-    /// <summary>Records formatted as one piece of work; about 1.5 MB of JSON.</summary>
-    private const int BlockItems = 8192;
+    /// <summary>
+    /// Records read and formatted as one piece of work: about 400 KB of JSON. Small, because the buffers for it
+    /// are fresh memory in the launcher, whose page faults cost more than formatting (see <see cref="TraceFile"/>).
+    /// </summary>
+    private const int BlockItems = 2048;
 
     /// <summary>A run of one rank's records.</summary>
     private readonly record struct Block(RankTrace Trace, int Start, int Count);
@@ -83,19 +86,31 @@ internal static class TraceMerger
     {
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var ranks = new List<RankTrace>();
-        for (int rank = 0; rank < size; rank++)
+        try
         {
-            string path = Path.Combine(directory, TraceFile.FileName(rank));
-            // A rank killed before finalize has no file; the others still make a trace.
-            if (File.Exists(path) && TraceFile.Read(path) is { } file)
+            for (int rank = 0; rank < size; rank++)
             {
-                var strings = new byte[file.Strings.Length][];
-                for (int i = 0; i < strings.Length; i++)
-                    strings[i] = Quoted(file.Strings[i]);
-                ranks.Add(new RankTrace(rank, file, strings));
+                string path = Path.Combine(directory, TraceFile.FileName(rank));
+                // A rank killed before finalize has no file; the others still make a trace.
+                if (File.Exists(path) && TraceFile.Read(path) is { } file)
+                {
+                    var strings = new byte[file.Strings.Length][];
+                    for (int i = 0; i < strings.Length; i++)
+                        strings[i] = Quoted(file.Strings[i]);
+                    ranks.Add(new RankTrace(rank, file, strings));
+                }
             }
+            return Merge(ranks, output, started, timing);
         }
+        finally
+        {
+            foreach (var trace in ranks)
+                trace.File.Dispose();
+        }
+    }
 
+    private static (int Events, int Flows, int Ranks) Merge(List<RankTrace> ranks, string output, long started, Action<string>? timing)
+    {
         long read = System.Diagnostics.Stopwatch.GetTimestamp();
         var (origin, events, channels) = Scan(ranks);
         int flows = 0;
@@ -159,19 +174,25 @@ internal static class TraceMerger
         long origin = long.MaxValue;
         int events = 0;
         var channels = new Dictionary<ChannelKey, Channel>();
+        var records = new TraceRecord[BlockItems];
         foreach (var (rank, file, _) in ranks)
         {
             long first = long.MaxValue;
-            foreach (ref readonly var r in file.Records)
+            for (int start = 0; start < file.RecordCount; start += BlockItems)
             {
-                if (r.Name == 0)
-                    continue;
-                events++;
-                first = Math.Min(first, r.Start);
-                if (r.SendSeq >= 0)
-                    Channel.Mark(ref Find(channels, new ChannelKey(r.Context, r.SelfRank, r.SendDestWorld, r.Tag)).Sent, r.SendSeq);
-                if (r.ReceiveSeq >= 0)
-                    Channel.Mark(ref Find(channels, new ChannelKey(r.Context, r.ReceiveSource, file.Rank, r.ReceiveTag)).Received, r.ReceiveSeq);
+                var block = records.AsSpan(0, Math.Min(BlockItems, file.RecordCount - start));
+                file.ReadRecords(start, block);
+                foreach (ref readonly var r in block)
+                {
+                    if (r.Name == 0)
+                        continue;
+                    events++;
+                    first = Math.Min(first, r.Start);
+                    if (r.SendSeq >= 0)
+                        Channel.Mark(ref Find(channels, new ChannelKey(r.Context, r.SelfRank, r.SendDestWorld, r.Tag)).Sent, r.SendSeq);
+                    if (r.ReceiveSeq >= 0)
+                        Channel.Mark(ref Find(channels, new ChannelKey(r.Context, r.ReceiveSource, file.Rank, r.ReceiveTag)).Received, r.ReceiveSeq);
+                }
             }
             if (first != long.MaxValue)
                 origin = Math.Min(origin, file.UnixNanoseconds(first));
@@ -195,20 +216,24 @@ internal static class TraceMerger
     {
         int workers = Math.Clamp(Environment.ProcessorCount, 1, 8);
         var buffers = new JsonOutput[Math.Min(workers, blocks.Count)];
+        var records = new TraceRecord[buffers.Length][];
         for (int i = 0; i < buffers.Length; i++)
-            buffers[i] = new JsonOutput(null, 1 << 21);
+        {
+            buffers[i] = new JsonOutput(null, BlockItems * 256);
+            records[i] = new TraceRecord[BlockItems];
+        }
         for (int next = 0; next < blocks.Count; next += buffers.Length)
         {
             int batch = Math.Min(buffers.Length, blocks.Count - next);
             if (batch == 1)
             {
-                WriteEvents(buffers[0], blocks[next], channels, origin);
+                WriteEvents(buffers[0], records[0], blocks[next], channels, origin);
             }
             else
             {
                 // The channels are only read here, which a Dictionary allows from any number of threads.
                 Parallel.For(0, batch, new ParallelOptions { MaxDegreeOfParallelism = batch },
-                    i => WriteEvents(buffers[i], blocks[next + i], channels, origin));
+                    i => WriteEvents(buffers[i], records[i], blocks[next + i], channels, origin));
             }
             for (int i = 0; i < batch; i++)
             {
@@ -232,10 +257,12 @@ internal static class TraceMerger
     /// Every record of the block as a complete event, each preceded by a comma, and after a send or receive
     /// whose other end was recorded, the flow event that starts or ends its arrow.
     /// </summary>
-    private static void WriteEvents(JsonOutput w, Block block, Dictionary<ChannelKey, Channel> channels, long origin)
+    private static void WriteEvents(JsonOutput w, TraceRecord[] records, Block block, Dictionary<ChannelKey, Channel> channels, long origin)
     {
         var (rank, file, strings) = block.Trace;
-        foreach (ref readonly var r in file.Records.Slice(block.Start, block.Count))
+        var read = records.AsSpan(0, block.Count);
+        file.ReadRecords(block.Start, read);
+        foreach (ref readonly var r in read)
         {
             if (r.Name == 0)
                 continue;

@@ -2,15 +2,12 @@ using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Reflection;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Text.Json;
 
 namespace SharpMpi.Diagnostics;
 
 /// <summary>
-/// A rank's record of its MPI calls, for <c>--trace</c> (every call with its arguments, in a
-/// <see cref="TraceBuffer"/> written at finalize as <c>trace.&lt;rank&gt;.bin</c>, see <see cref="TraceFile"/>)
+/// A rank's record of its MPI calls, for <c>--trace</c> (every call with its arguments, through a
+/// <see cref="TraceBuffer"/> into <c>trace.&lt;rank&gt;.bin</c>, completed at finalize, see <see cref="TraceFile"/>)
 /// and <c>--profile</c> (count, time and bytes per call and per call site, written as
 /// <c>profile.&lt;rank&gt;.json</c>). The launcher merges the files.
 /// </summary>
@@ -21,7 +18,7 @@ namespace SharpMpi.Diagnostics;
 /// times become microseconds and JSON only in the launcher. Profile statistics are keyed by the name's
 /// reference (a header read, not a string hash) and merged by value when written. Call sites need a stack walk (microseconds), so
 /// they are sampled: every call of a name until it has been seen <see cref="ExactSiteCalls"/> times, then
-/// one call in <see cref="DiagnosticsSettings.SiteSampleInterval"/> at random, weighted by the interval,
+/// one call in <see cref="DiagnosticsSettings.SiteSampleInterval"/> (or more, see <see cref="AdaptInterval"/>) at random, weighted by the interval,
 /// which keeps the per-site numbers unbiased estimates while the per-call numbers stay exact.
 /// Send and receive events carry flow keys: (context, sender's communicator rank, receiver's world rank,
 /// tag, n) where n counts the messages of that key in program order on each side. MPI's non-overtaking
@@ -35,10 +32,20 @@ internal sealed class CallRecorder
     private readonly object _lock = new();
     private readonly FlowSequences _sendSequence = new();
     private readonly FlowSequences _receiveSequence = new();
-    private readonly CallTable? _calls;
-    private readonly Dictionary<(string Call, CallSite Site), CallStats>? _sites;
+    private readonly CallStatsTable? _calls;
+    private readonly CallStatsTable? _sites;
     private readonly int _siteInterval;
-    private readonly Dictionary<(IntPtr Handle, string? Type, string? Method, int ILOffset, int NativeOffset), CallSite>? _siteNames;
+    // The sampling interval now and the largest used (see AdaptInterval), and what the walks cost.
+    private int _siteIntervalNow;
+    private int _siteIntervalMax;
+    private long _sampledWalkTicks;
+    private long _sampledWalks;
+    private long _profiledCalls;
+    private long _walkTicks;
+    private int _walks;
+    // Sites by a text key of the frame (see FindCallSite): a Dictionary<string, CallSite> is shared generic code
+    // the ReadyToRun images have, where a tuple key had a dozen methods JIT-compiled in every profiled rank.
+    private readonly Dictionary<string, CallSite>? _siteNames;
     private readonly long _anchorTicks;
     private readonly double _anchorUnixMicroseconds;
     private long _finishTicks;
@@ -50,17 +57,24 @@ internal sealed class CallRecorder
         Settings = settings;
         if (settings.TraceDirectory is not null)
         {
-            _ring = new TraceBuffer(settings.TraceCapacity);
-            _strings = new TraceStrings();
+            try
+            {
+                _ring = new TraceBuffer(Path.Combine(settings.TraceDirectory, TraceFile.FileName(worldRank)), settings.TraceCapacity);
+                _strings = new TraceStrings();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"sharpmpi: rank {worldRank}: cannot write diagnostics: {e.Message}");
+            }
         }
         if (settings.ProfileDirectory is not null)
         {
-            _calls = new CallTable();
+            _calls = new CallStatsTable();
             if (settings.CallSites)
             {
-                _sites = new();
-                _siteNames = new();
-                _siteInterval = Math.Max(1, settings.SiteSampleInterval);
+                _sites = new CallStatsTable();
+                _siteNames = new Dictionary<string, CallSite>(StringComparer.Ordinal);
+                _siteInterval = _siteIntervalNow = _siteIntervalMax = Math.Max(1, settings.SiteSampleInterval);
             }
         }
         _anchorTicks = ReadAnchor(out _anchorUnixMicroseconds);
@@ -143,8 +157,8 @@ internal sealed class CallRecorder
         }
         if (_ring is not null)
         {
-            // One whole-struct store: the slot may hold an overwritten record.
-            _ring.Reserve() = new TraceRecord
+            // Every field assigned: the slot may hold an older record.
+            _ring.Add(new TraceRecord
             {
                 Root = -1,
                 Name = _strings!.IdOf(scope.Name),
@@ -163,7 +177,7 @@ internal sealed class CallRecorder
                 ReceiveTag = receiveTag,
                 ReceiveSeq = receiveSeq,
                 ReceivedBytes = receivedBytes,
-            };
+            });
         }
         if (_calls is not null)
             Profile(scope.Name, end - scope.Start, scope.SendDestWorld >= 0 ? scope.Bytes : receivedBytes);
@@ -190,12 +204,16 @@ internal sealed class CallRecorder
     {
         long count;
         lock (_lock)
-            count = AddTo(ref _calls!.Get(name), ticks, bytes, 1);
+        {
+            count = _calls!.Get(name).Add(ticks, bytes, 1);
+            _profiledCalls++;
+        }
         if (_sites is null)
             return;
         int weight = 1;
         if (count > ExactSiteCalls && _siteInterval > 1)
         {
+            int interval = Volatile.Read(ref _siteIntervalNow);
             // xorshift32 per thread: cheap, and unlike "every n-th call" not in step with loops that make
             // the same call from n sites in turn.
             uint x = t_random;
@@ -205,16 +223,48 @@ internal sealed class CallRecorder
             x ^= x >> 17;
             x ^= x << 5;
             t_random = x;
-            if (x % (uint)_siteInterval != 0)
+            if (x % (uint)interval != 0)
                 return;
-            weight = _siteInterval;
+            weight = interval;
         }
+        long walkStart = Stopwatch.GetTimestamp();
         var site = FindCallSite();
-        if (site is null)
-            return;
+        long walkEnd = Stopwatch.GetTimestamp();
         lock (_lock)
-            AddWeighted(_sites, (name, site), ticks, bytes, weight);
+        {
+            _walks++;
+            _walkTicks += walkEnd - walkStart;
+            if (weight > 1)
+                AdaptInterval(walkEnd - walkStart, walkEnd);
+            if (site is not null)
+                _sites.Get(name, site).Add(ticks, bytes, weight);
+        }
     }
+
+    /// <summary>Share of the rank's time that sampled stack walks may take: 1/200, 0.5 %.</summary>
+    private const int WalkBudgetDivisor = 200;
+
+    /// <summary>
+    /// Keeps the sampled stack walks within <see cref="WalkBudgetDivisor"/> of the rank's time: the interval
+    /// becomes the power of two (at least the configured one) at which a walk of the mean cost so far, once
+    /// per interval calls at the mean time between calls so far, stays within it. A walk costs 10-15 us on an
+    /// idle machine and several times that on a loaded one, and each also holds up the ranks waiting on this
+    /// one. Each sampled call is weighted by the interval it was sampled at, so the site estimates stay
+    /// unbiased. Under the lock.
+    /// </summary>
+    private void AdaptInterval(long walkTicks, long now)
+    {
+        _sampledWalkTicks += walkTicks;
+        _sampledWalks++;
+        long gap = (now - _anchorTicks) / Math.Max(1, _profiledCalls);
+        long walk = _sampledWalkTicks / _sampledWalks;
+        long needed = walk * WalkBudgetDivisor / Math.Max(1, gap);
+        int interval = (int)Math.Min(MaxSiteInterval, Math.Max(_siteInterval, (long)System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)Math.Max(1, needed))));
+        Volatile.Write(ref _siteIntervalNow, interval);
+        _siteIntervalMax = Math.Max(_siteIntervalMax, interval);
+    }
+
+    private const int MaxSiteInterval = 1 << 20;
 
     /// <summary>
     /// Records a collective (its internal messages are not traced one by one) with the bytes this rank
@@ -224,7 +274,7 @@ internal sealed class CallRecorder
     {
         if (_ring is not null)
         {
-            _ring.Reserve() = new TraceRecord
+            _ring.Add(new TraceRecord
             {
                 Name = _strings!.IdOf(name),
                 CommName = _strings.IdOf(comm.Name),
@@ -243,7 +293,7 @@ internal sealed class CallRecorder
                 SendSeq = -1,
                 ReceiveSource = -1,
                 ReceiveSeq = -1,
-            };
+            });
         }
         if (_calls is not null)
             Profile(name, end - start, bytes);
@@ -255,36 +305,6 @@ internal sealed class CallRecorder
     /// </summary>
     public void RecordCall(string name, Communicator comm, long start, int peer = -2, int tag = -1, long bytes = 0) =>
         Record(CallScope.At(this, name, comm, start, peer, tag, bytes), default, hasStatus: false, -1, -1);
-
-    /// <summary>Adds one call standing for <paramref name="weight"/> calls (a sample); returns the new count.</summary>
-    private static long AddWeighted<TKey>(Dictionary<TKey, CallStats> stats, TKey key, long ticks, long bytes, int weight) where TKey : notnull
-    {
-        ref var s = ref CollectionsMarshal.GetValueRefOrAddDefault(stats, key, out bool exists);
-        if (!exists)
-            s.MinTicks = long.MaxValue;
-        return AddTo(ref s, ticks, bytes, weight);
-    }
-
-    private static long AddTo(ref CallStats s, long ticks, long bytes, int weight)
-    {
-        s.Count += weight;
-        s.Ticks += ticks * weight;
-        s.Bytes += bytes * weight;
-        s.MinTicks = Math.Min(s.MinTicks, ticks);
-        s.MaxTicks = Math.Max(s.MaxTicks, ticks);
-        return s.Count;
-    }
-
-    private static void Merge(ref CallStats into, in CallStats s)
-    {
-        if (into.Count == 0)
-            into.MinTicks = long.MaxValue;
-        into.Count += s.Count;
-        into.Ticks += s.Ticks;
-        into.Bytes += s.Bytes;
-        into.MinTicks = Math.Min(into.MinTicks, s.MinTicks);
-        into.MaxTicks = Math.Max(into.MaxTicks, s.MaxTicks);
-    }
 
     private static readonly Assembly s_libraryAssembly = typeof(CallRecorder).Assembly;
     private static readonly string s_library = s_libraryAssembly.GetName().Name!;
@@ -302,28 +322,32 @@ internal sealed class CallRecorder
             var frame = trace.GetFrame(i);
             if (frame is null)
                 continue;
-            (IntPtr Handle, string? Type, string? Method, int ILOffset, int NativeOffset) key;
+            // The key costs a string per located call; only sampled calls are located (see Profile).
+            string key;
             var reflected = frame.GetMethod();
+            int ilOffset = frame.GetILOffset();
+            string? typeName = null, methodName = null;
             if (reflected is not null)
             {
                 if (reflected.DeclaringType?.Assembly == s_libraryAssembly)
                     continue;
-                key = (reflected.MethodHandle.Value, null, null, frame.GetILOffset(), -1);
+                key = string.Create(CultureInfo.InvariantCulture, $"{(long)reflected.MethodHandle.Value}:{ilOffset}");
             }
             else
             {
                 var named = DiagnosticMethodInfo.Create(frame);
                 if (named is null || IsLibrary(named.DeclaringAssemblyName))
                     continue;
-                key = (IntPtr.Zero, named.DeclaringTypeName, named.Name, frame.GetILOffset(), frame.GetNativeOffset());
+                (typeName, methodName) = (named.DeclaringTypeName, named.Name);
+                key = string.Create(CultureInfo.InvariantCulture, $"{typeName}|{methodName}|{ilOffset}|{frame.GetNativeOffset()}");
             }
             lock (_siteNames!)
             {
                 if (!_siteNames.TryGetValue(key, out var site))
                 {
-                    _siteNames[key] = site = reflected is not null && key.ILOffset != StackFrame.OFFSET_UNKNOWN
-                        ? CallSite.Of(reflected, key.ILOffset)
-                        : CallSite.Unresolved($"{ShortTypeName(key.Type ?? reflected?.DeclaringType?.FullName)}.{key.Method ?? reflected?.Name}", frame.GetNativeOffset());
+                    _siteNames[key] = site = reflected is not null && ilOffset != StackFrame.OFFSET_UNKNOWN
+                        ? CallSite.Of(reflected, ilOffset)
+                        : CallSite.Unresolved($"{ShortTypeName(typeName ?? reflected?.DeclaringType?.FullName)}.{methodName ?? reflected?.Name}", frame.GetNativeOffset());
                 }
                 return site;
             }
@@ -355,164 +379,31 @@ internal sealed class CallRecorder
         {
             if (_ring is not null)
             {
-                TraceFile.Write(Path.Combine(Settings.TraceDirectory!, TraceFile.FileName(WorldRank)), WorldRank, reason,
-                    _anchorTicks, (long)(_anchorUnixMicroseconds * 1e3), _strings!, _ring);
+                TraceFile.Write(WorldRank, reason, _anchorTicks, (long)(_anchorUnixMicroseconds * 1e3), _strings!, _ring);
             }
             if (_calls is not null)
-                WriteProfile(Path.Combine(Settings.ProfileDirectory!, $"profile.{WorldRank.ToString(CultureInfo.InvariantCulture)}.json"), reason);
+            {
+                lock (_lock)
+                {
+                    ProfileFile.Write(Path.Combine(Settings.ProfileDirectory!, $"profile.{WorldRank.ToString(CultureInfo.InvariantCulture)}.json"),
+                        WorldRank, reason, Stopwatch.GetElapsedTime(_anchorTicks, _finishTicks).TotalSeconds, _sites is null ? 0 : _siteInterval,
+                        _sites is null ? 0 : _siteIntervalMax, _calls, _sites);
+                }
+            }
             if (Settings.Timing)
             {
                 // SHARPMPI_DIAG_TIMING=1: what tracing cost this rank, to tell recording, writing and JIT apart.
                 Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"sharpmpi: rank {WorldRank}: diagnostics: {(_ring?.Count ?? 0)} records, write {Stopwatch.GetElapsedTime(_finishTicks).TotalMilliseconds:F1} ms, "
                     + $"JIT {System.Runtime.JitInfo.GetCompiledMethodCount()} methods {System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds:F1} ms, "
-                    + $"up {Stopwatch.GetElapsedTime(_anchorTicks).TotalMilliseconds:F0} ms"));
+                    + $"up {Stopwatch.GetElapsedTime(_anchorTicks).TotalMilliseconds:F0} ms, {_walks} call-site stack walks {_walkTicks * 1000.0 / Stopwatch.Frequency:F1} ms"
+                    + $" (sampling one in {_siteInterval} to {_siteIntervalMax})"));
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            _ring?.Dispose();
             Console.Error.WriteLine($"sharpmpi: rank {WorldRank}: cannot write diagnostics: {e.Message}");
         }
-    }
-
-    private void WriteProfile(string path, string reason)
-    {
-        double Seconds(long ticks) => ticks / (double)Stopwatch.Frequency;
-        string temp = path + ".tmp";
-        using (var stream = File.Create(temp))
-        using (var w = new Utf8JsonWriter(stream))
-        {
-            lock (_lock)
-            {
-                // Keyed by reference while recording; equal names from different strings become one row here.
-                var calls = new Dictionary<string, CallStats>(StringComparer.Ordinal);
-                for (int i = 0; i < _calls!.Capacity; i++)
-                {
-                    if (_calls.TryGetAt(i, out string? name, out var s))
-                        Merge(ref CollectionsMarshal.GetValueRefOrAddDefault(calls, name, out _), s);
-                }
-                long mpiTicks = 0;
-                foreach (var s in calls.Values)
-                    mpiTicks += s.Ticks;
-                w.WriteStartObject();
-                w.WriteNumber("rank", WorldRank);
-                w.WriteString("host", Environment.MachineName);
-                w.WriteString("end", reason);
-                w.WriteNumber("appSeconds", Seconds(_finishTicks - _anchorTicks));
-                w.WriteNumber("mpiSeconds", Seconds(mpiTicks));
-                w.WriteNumber("siteSampleInterval", _sites is null ? 0 : _siteInterval);
-                w.WriteStartArray("calls");
-                foreach (var (name, s) in calls)
-                {
-                    w.WriteStartObject();
-                    w.WriteString("call", name);
-                    WriteStats(w, s);
-                    w.WriteEndObject();
-                }
-                w.WriteEndArray();
-                w.WriteStartArray("sites");
-                foreach (var ((call, site), s) in _sites ?? [])
-                {
-                    w.WriteStartObject();
-                    w.WriteString("call", call);
-                    w.WriteString("site", site.Fallback);
-                    if (site.Module is not null)
-                    {
-                        // For the launcher to replace "site" with file:line (see CallSite).
-                        w.WriteString("where", site.Where);
-                        w.WriteString("module", site.Module);
-                        w.WriteNumber("method", site.MethodToken);
-                        w.WriteNumber("il", site.ILOffset);
-                    }
-                    WriteStats(w, s);
-                    w.WriteEndObject();
-                }
-                w.WriteEndArray();
-                w.WriteEndObject();
-            }
-        }
-        File.Move(temp, path, overwrite: true);
-
-        static void WriteStats(Utf8JsonWriter w, in CallStats s)
-        {
-            w.WriteNumber("count", s.Count);
-            w.WriteNumber("seconds", s.Ticks / (double)Stopwatch.Frequency);
-            w.WriteNumber("minSeconds", s.MinTicks / (double)Stopwatch.Frequency);
-            w.WriteNumber("maxSeconds", s.MaxTicks / (double)Stopwatch.Frequency);
-            w.WriteNumber("bytes", s.Bytes);
-        }
-    }
-
-    /// <summary>
-    /// Statistics per call name, keyed by the string's identity: call names are literals (one object per name),
-    /// so a lookup is an identity hash and a reference compare in a small open-addressed table, where a
-    /// string-keyed dictionary would hash every character on every call. Guarded by the recorder's lock.
-    /// </summary>
-    private sealed class CallTable
-    {
-        private string?[] _keys = new string?[64];
-        private CallStats[] _stats = new CallStats[64];
-        private int _count;
-
-        public int Capacity => _keys.Length;
-
-        public ref CallStats Get(string name)
-        {
-            while (true)
-            {
-                int mask = _keys.Length - 1;
-                int i = RuntimeHelpers.GetHashCode(name) & mask;
-                while (_keys[i] is { } key)
-                {
-                    if (ReferenceEquals(key, name))
-                        return ref _stats[i];
-                    i = (i + 1) & mask;
-                }
-                if ((_count + 1) * 2 > _keys.Length)
-                {
-                    Grow();
-                    continue;
-                }
-                _count++;
-                _keys[i] = name;
-                _stats[i].MinTicks = long.MaxValue;
-                return ref _stats[i];
-            }
-        }
-
-        public bool TryGetAt(int index, [NotNullWhen(true)] out string? name, out CallStats stats)
-        {
-            name = _keys[index];
-            stats = _stats[index];
-            return name is not null;
-        }
-
-        private void Grow()
-        {
-            var keys = _keys;
-            var stats = _stats;
-            _keys = new string?[keys.Length * 2];
-            _stats = new CallStats[keys.Length * 2];
-            int mask = _keys.Length - 1;
-            for (int j = 0; j < keys.Length; j++)
-            {
-                if (keys[j] is not { } key)
-                    continue;
-                int i = RuntimeHelpers.GetHashCode(key) & mask;
-                while (_keys[i] is not null)
-                    i = (i + 1) & mask;
-                _keys[i] = key;
-                _stats[i] = stats[j];
-            }
-        }
-    }
-
-    private struct CallStats
-    {
-        public long Count;
-        public long Ticks;
-        public long MinTicks;
-        public long MaxTicks;
-        public long Bytes;
     }
 }

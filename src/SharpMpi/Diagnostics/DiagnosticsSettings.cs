@@ -13,7 +13,8 @@ namespace SharpMpi.Diagnostics;
 /// <param name="BlockedReportMilliseconds">Report a wait to the launcher once it has lasted this long; 0 = never (SHARPMPI_BLOCKED_REPORT_MS).</param>
 /// <param name="SiteSampleInterval">
 /// Look up the call site of one call in this many (at random, after the first <see cref="CallRecorder.ExactSiteCalls"/>
-/// of each call name); 1 = every call, exact but a stack walk of several microseconds each (SHARPMPI_PROFILE_SITE_SAMPLE).
+/// of each call name), or more often skipped where walks cost more (see <c>CallRecorder.AdaptInterval</c>); 1 = every
+/// call, exact but a stack walk of several microseconds each (SHARPMPI_PROFILE_SITE_SAMPLE).
 /// </param>
 internal sealed record DiagnosticsSettings(
     string? TraceDirectory,

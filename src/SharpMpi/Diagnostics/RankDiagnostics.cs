@@ -26,5 +26,17 @@ internal static class RankDiagnostics
     private static PosixSignalRegistration? s_termination;
 
     /// <summary>Finalize: writes the files. The launcher reads them after the job.</summary>
-    public static void Finish(ProgressEngine engine, string reason) => engine.Recorder?.Write(reason);
+    public static void Finish(ProgressEngine engine, string reason)
+    {
+        if (engine.Recorder is { } recorder)
+        {
+            recorder.Write(reason);
+        }
+        else if (Environment.GetEnvironmentVariable(DiagnosticsSettings.TimingVariable) == "1")
+        {
+            // The same line as a recording rank prints, for the plain run to compare with.
+            Console.Error.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"sharpmpi: rank {engine.WorldRank}: diagnostics off, JIT {System.Runtime.JitInfo.GetCompiledMethodCount()} methods {System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds:F1} ms"));
+        }
+    }
 }
