@@ -22,8 +22,9 @@ internal static class SharedCollectiveScenarios
     {
         int size = comm.Size, rank = comm.Rank;
         comm.Barrier();
-        // 8 B and 56 B fit a control line, 4000 B a slot; 8 KiB and 24 KiB take the message algorithms.
-        foreach (int count in new[] { 1, 7, 500, 1024, 3000 })
+        // 8 B and 56 B fit a control line, 4000 B a slot; 8 KiB and 24 KiB take the message algorithms; 160 KB
+        // reductions on 3 or more ranks read the other ranks' buffers directly.
+        foreach (int count in new[] { 1, 7, 500, 1024, 3000, 20_000 })
         {
             var mine = new long[count];
             for (int i = 0; i < count; i++)

@@ -83,6 +83,45 @@ public class SharedMemoryCollectivesTests
         }, Options);
     }
 
+    [Theory]
+    [InlineData(3)]
+    [InlineData(4)]
+    public async Task PulledReductions_RankOrderInPlaceAndToEveryRoot(int ranks)
+    {
+        await MpiTestHost.RunAsync(ranks, world =>
+        {
+            Use(world, Forced with { SharedMemoryPullBytes = 8 * 1024 });
+            foreach (int count in new[] { 2500, 7001 }) // 3 of 4 parts uneven, and more than one pulled chunk
+            {
+                var mats = new Mat2[count];
+                for (int i = 0; i < count; i++)
+                    mats[i] = Mat2.For(world.Rank, i);
+                var product = new Mat2[count];
+                world.Allreduce<Mat2>(mats, product, (a, b) => a * b, commutative: false);
+                for (int i = 0; i < count; i++)
+                {
+                    var expected = Mat2.For(0, i);
+                    for (int r = 1; r < ranks; r++)
+                        expected *= Mat2.For(r, i);
+                    Assert.Equal(expected, product[i]);
+                }
+
+                var inPlace = Data(world.Rank, count);
+                world.Allreduce<int>(inPlace, Op.Sum);
+                for (int i = 0; i < count; i += 97)
+                    Assert.Equal(Enumerable.Range(0, ranks).Sum(r => Val(r, i)), inPlace[i]);
+
+                for (int root = 0; root < ranks; root++)
+                {
+                    var max = new int[world.Rank == root ? count : 0];
+                    world.Reduce<int>(Data(world.Rank, count), max, Op.Max, root);
+                    if (world.Rank == root)
+                        Assert.Equal(Data(ranks - 1, count), max);
+                }
+            }
+        }, Options);
+    }
+
     [Fact]
     public async Task InterleavedWithMessageAndNonblockingCollectives()
     {
