@@ -180,8 +180,8 @@ internal sealed unsafe class SharedMemoryCollectives : IDisposable
     {
         long n = send.Length;
         int size = op.ElementSize;
-        long count = n / size;
-        var (lo, length) = Part(_rank, count, size);
+        var parts = Blocks.Even(_size, n / size, size);
+        long lo = parts.Offset(_rank), length = parts.Length(_rank);
         bool wantsAll = root < 0 || _rank == root;
         // Where this rank's folded part goes: its place in the receive buffer, or scratch on a rank that gets no result.
         using var own = wantsAll ? default : TempBuffer.Rent(Math.Max(length, 1));
@@ -196,11 +196,11 @@ internal sealed unsafe class SharedMemoryCollectives : IDisposable
         Post(k, desc);
         WaitForAll(k, desc);
         Span<ulong> sends = stackalloc ulong[_size];
-        Span<ulong> parts = stackalloc ulong[_size];
+        Span<ulong> folds = stackalloc ulong[_size];
         for (int r = 0; r < _size; r++)
         {
             sends[r] = *(ulong*)(Line(r, k) + 8);
-            parts[r] = *(ulong*)(Line(r, k) + 16);
+            folds[r] = *(ulong*)(Line(r, k) + 16);
         }
 
         var engine = _comm.Engine;
@@ -241,23 +241,14 @@ internal sealed unsafe class SharedMemoryCollectives : IDisposable
         {
             for (int r = 0; r < _size; r++)
             {
-                var (rlo, rlength) = Part(r, count, size);
-                if (r != _rank && rlength > 0)
-                    engine.PullFrom(_world[r], parts[r], (byte*)receive.Ptr + rlo, rlength);
+                if (r != _rank && parts.Length(r) > 0)
+                    engine.PullFrom(_world[r], folds[r], (byte*)receive.Ptr + parts.Offset(r), parts.Length(r));
             }
         }
         // Nobody reads this rank's buffers once all have posted again: the caller may reuse them.
         k = Begin();
         Post(k, desc);
         WaitForAll(k, desc);
-    }
-
-    /// <summary>Byte offset and length of rank <paramref name="rank"/>'s part of <paramref name="count"/> elements: p near-equal runs.</summary>
-    private (long Offset, long Length) Part(int rank, long count, int elementSize)
-    {
-        long per = count / _size, extra = count % _size;
-        long first = rank * per + Math.Min(rank, extra);
-        return (first * elementSize, (per + (rank < extra ? 1 : 0)) * elementSize);
     }
 
     // ================================================================== the protocol
