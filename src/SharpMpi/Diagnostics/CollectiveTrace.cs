@@ -105,9 +105,6 @@ internal static class CollectiveTrace
             comm.Engine.Recorder?.RecordCollective(name, comm, Stopwatch.GetTimestamp(), Stopwatch.GetTimestamp(), root, sequence, bytes, op);
             return;
         }
-        var stack = t_stack ??= new Frame[4];
-        if (t_depth == stack.Length)
-            Array.Resize(ref t_stack, stack.Length * 2);
         Activity? activity = null;
         if (MpiDiagnostics.ActivitySource.HasListeners())
         {
@@ -120,7 +117,7 @@ internal static class CollectiveTrace
                 activity.SetTag("mpi.size", comm.Size);
             }
         }
-        t_stack![t_depth++] = new Frame
+        Push() = new Frame
         {
             Name = name,
             Comm = comm,
@@ -136,21 +133,26 @@ internal static class CollectiveTrace
 
     private static void PushLight(Communicator comm, string member, int sequence)
     {
-        var stack = t_stack ??= new Frame[4];
-        int depth = t_depth;
-        if (depth == stack.Length)
-        {
-            Array.Resize(ref t_stack, stack.Length * 2);
-            stack = t_stack;
-        }
-        ref var f = ref stack[depth];
+        // Only these fields: a left frame is cleared by ExitSlow or holds a light frame's, so the rest are unset.
+        ref var f = ref Push();
         f.Name = member; // cleaned by TryCurrent
         f.Comm = comm;
         f.Sequence = sequence;
         f.Root = PendingRoot - 1;
         f.Start = 0;
-        t_depth = depth + 1;
         PendingRoot = 0;
+    }
+
+    /// <summary>A new innermost frame of this thread's stack (grown as needed).</summary>
+    private static ref Frame Push()
+    {
+        var stack = t_stack ??= new Frame[4];
+        if (t_depth == stack.Length)
+        {
+            Array.Resize(ref t_stack, stack.Length * 2);
+            stack = t_stack;
+        }
+        return ref stack[t_depth++];
     }
 
     /// <summary>Leaves the innermost collective, if this thread entered one.</summary>
