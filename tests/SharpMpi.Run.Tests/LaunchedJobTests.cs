@@ -68,6 +68,16 @@ public class LaunchedJobTests
         Assert.Contains("OK shm-collectives", r.Stdout);
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)] // rank 2 has no partner: the others' split copies run while it waits in the barrier
+    public async Task SplitCopy_ExchangeWindowAndBusySender_ArriveIntact(int ranks)
+    {
+        var r = await RunJob(ranks, "split-copy");
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        Assert.Contains("OK split-copy", r.Stdout);
+    }
+
     [Fact]
     public async Task Sizes_PipelinedRendezvous_WithoutSingleCopy()
     {

@@ -35,6 +35,9 @@ return MpiEnvironment.Run(args, world =>
         case "shm-collectives":
             SharedCollectiveScenarios.Run(world);
             break;
+        case "split-copy":
+            SplitCopyScenarios.Run(world);
+            break;
         case "allreduce-forever":
             Scenarios.AllreduceForever(world);
             break;

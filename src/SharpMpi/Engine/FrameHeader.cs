@@ -21,6 +21,14 @@ internal enum FrameKind : byte
     Goodbye = 7,
     /// <summary>Ring padding up to its end; the consumer skips to the start.</summary>
     Wrap = 8,
+    /// <summary>
+    /// Receiver started pulling a large message and invites the sender to copy chunks of it too (see
+    /// <see cref="Transport.ISplitCopy"/>): <see cref="FrameHeader.Cookie"/> = sender's request,
+    /// <see cref="FrameHeader.Address"/> = receiver's buffer, <see cref="FrameHeader.MessageLength"/> = bytes,
+    /// <see cref="FrameHeader.Context"/> = split-copy slot, <see cref="FrameHeader.Tag"/> = its generation.
+    /// The receiver still sends <see cref="Ack"/> when the whole message is in.
+    /// </summary>
+    SplitCopy = 9,
 }
 
 /// <summary>Per-frame flags.</summary>

@@ -420,12 +420,18 @@ internal sealed unsafe partial class ProgressEngine
         }
         if ((flags & FrameFlags.Pullable) != 0 && transport.CanPull(peer))
         {
-            long done = 0;
-            while (done < length)
+            if (transport is ISplitCopy split && length >= split.SplitCopyThreshold && split.TryOpenSplitCopy(peer, length, out int slot, out int generation))
             {
-                int chunk = (int)Math.Min(length - done, 1L << 30);
-                transport.Pull(peer, address + (ulong)done, new Span<byte>(r.Buffer + done, chunk));
-                done += chunk;
+                // Tell the sender first, so that it can start on the chunks this rank has not taken yet.
+                SendControl(peer, new FrameHeader
+                {
+                    Kind = FrameKind.SplitCopy, Cookie = cookie, Address = (ulong)r.Buffer, MessageLength = length, Context = slot, Tag = generation,
+                });
+                split.PullSplitCopy(peer, slot, generation, address, r.Buffer, length);
+            }
+            else
+            {
+                transport.Pull(peer, address, r.Buffer, length);
             }
             SendReply(peer, FrameKind.Ack, cookie);
             CompleteReceive(r, source, tag, length);
@@ -552,6 +558,11 @@ internal sealed unsafe partial class ProgressEngine
                 break;
             case FrameKind.Data:
                 OnData(header, payload);
+                break;
+            case FrameKind.SplitCopy:
+                // Still awaiting the Ack, which the receiver sends after this frame: the buffer stays pinned.
+                if (_awaitingReply.TryGetValue(header.Cookie, out var helped) && _routes[peer] is ISplitCopy helping)
+                    helping.PushSplitCopy(peer, header.Context, header.Tag, helped.Buffer, header.Address, header.MessageLength);
                 break;
             case FrameKind.Ack:
                 if (_awaitingReply.Remove(header.Cookie, out var acked))

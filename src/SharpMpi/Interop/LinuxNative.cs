@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace SharpMpi.Interop;
 
-/// <summary>The few Linux system calls SharpMPI needs: futex, process_vm_readv, prctl, kill, getrandom.</summary>
+/// <summary>The few Linux system calls SharpMPI needs: futex, process_vm_readv/writev, prctl, kill, getrandom.</summary>
 internal static unsafe partial class LinuxNative
 {
     private const int FutexWait = 0;
@@ -66,6 +66,9 @@ internal static unsafe partial class LinuxNative
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial nint process_vm_readv(int pid, IoVec* localIov, nuint localCount, IoVec* remoteIov, nuint remoteCount, nuint flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint process_vm_writev(int pid, IoVec* localIov, nuint localCount, IoVec* remoteIov, nuint remoteCount, nuint flags);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int prctl(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);
@@ -133,6 +136,18 @@ internal static unsafe partial class LinuxNative
         var l = new IoVec { Base = local, Length = (nuint)length };
         var r = new IoVec { Base = (void*)remoteAddress, Length = (nuint)length };
         return process_vm_readv(pid, &l, 1, &r, 1, 0);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="length"/> bytes from <paramref name="local"/> to <paramref name="remoteAddress"/> of
+    /// process <paramref name="pid"/>. Returns bytes written, or -1 with <see cref="Marshal.GetLastPInvokeError"/> set.
+    /// The kernel allows it exactly where it allows process_vm_readv of that process.
+    /// </summary>
+    public static long WriteProcessMemory(int pid, ulong remoteAddress, byte* local, long length)
+    {
+        var l = new IoVec { Base = local, Length = (nuint)length };
+        var r = new IoVec { Base = (void*)remoteAddress, Length = (nuint)length };
+        return process_vm_writev(pid, &l, 1, &r, 1, 0);
     }
 
     /// <summary>Lets any process of this user read our memory under Yama ptrace_scope 1 (what Open MPI does too).</summary>

@@ -36,6 +36,21 @@ public sealed class SharedMemoryOptionsTests
         Assert.Equal(1 << 20, set.SingleCopyThreshold);
     }
 
+    [Fact]
+    public void FromEnvironment_SplitCopy_DefaultOffWhenOversubscribedAndSettable()
+    {
+        int oversubscribed = Environment.ProcessorCount + 1;
+        Assert.Equal(SharedMemoryOptions.DefaultSplitCopyThreshold, SharedMemoryOptions.FromEnvironment(_ => null, ranksOnThisHost: 1).SplitCopyThreshold);
+        Assert.Equal(SharedMemoryOptions.NoSplitCopy, SharedMemoryOptions.FromEnvironment(_ => null, oversubscribed).SplitCopyThreshold);
+        Assert.Equal(2 << 20, SharedMemoryOptions.FromEnvironment(
+            name => name == SharedMemoryOptions.SplitCopyThresholdVariable ? "2M" : null, oversubscribed).SplitCopyThreshold);
+        Assert.Equal(SharedMemoryOptions.NoSplitCopy, SharedMemoryOptions.FromEnvironment(
+            name => name == SharedMemoryOptions.SplitCopyThresholdVariable ? " OFF " : null).SplitCopyThreshold);
+        var e = Assert.Throws<ArgumentException>(() => SharedMemoryOptions.FromEnvironment(
+            name => name == SharedMemoryOptions.SplitCopyThresholdVariable ? "lots" : null));
+        Assert.Contains(SharedMemoryOptions.SplitCopyThresholdVariable, e.Message);
+    }
+
     [Theory(Timeout = 10_000)]
     [InlineData("262144", 262144)]
     [InlineData("256K", 262144)]

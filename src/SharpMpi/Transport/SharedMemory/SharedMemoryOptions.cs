@@ -24,6 +24,15 @@ internal sealed class SharedMemoryOptions
     /// <summary>Environment variable for <see cref="SingleCopyThreshold"/>.</summary>
     public const string SingleCopyThresholdVariable = "SHARPMPI_SHM_SINGLE_COPY_MIN";
 
+    /// <summary>Environment variable for <see cref="SplitCopyThreshold"/>.</summary>
+    public const string SplitCopyThresholdVariable = "SHARPMPI_SHM_SPLIT_COPY_MIN";
+
+    /// <summary>Default <see cref="SplitCopyThreshold"/>: 512 KiB (two chunks).</summary>
+    public const long DefaultSplitCopyThreshold = 512 * 1024;
+
+    /// <summary><see cref="SplitCopyThreshold"/> that turns splitting off.</summary>
+    public const long NoSplitCopy = long.MaxValue;
+
     /// <summary>Default <see cref="SingleCopyThreshold"/>: 128 KiB.</summary>
     public const long DefaultSingleCopyThreshold = 128 * 1024;
 
@@ -64,6 +73,14 @@ internal sealed class SharedMemoryOptions
     public long SingleCopyThreshold { get; init; } = DefaultSingleCopyThreshold;
 
     /// <summary>
+    /// Smallest single-copy message whose chunks the sender copies too (process_vm_writev) while the receiver
+    /// copies the rest, so two cores move it (see <see cref="SplitCopySlots"/>). Default 512 KiB;
+    /// <see cref="NoSplitCopy"/> (<c>SHARPMPI_SHM_SPLIT_COPY_MIN=off</c>) when the host's ranks outnumber its
+    /// cores, where the sender's core is somebody else's; <c>SHARPMPI_SHM_SPLIT_COPY_MIN</c>.
+    /// </summary>
+    public long SplitCopyThreshold { get; init; } = DefaultSplitCopyThreshold;
+
+    /// <summary>
     /// <see cref="SingleCopyThreshold"/> when the host's ranks outnumber its cores: 32 KiB. The ring pipeline
     /// needs both sides running at once, and an oversubscribed receiver is often descheduled, so every ring's
     /// worth of data cost a trip through the scheduler (a 1 MiB broadcast on 4 ranks and 2 cores took 5× Open
@@ -97,6 +114,14 @@ internal sealed class SharedMemoryOptions
         string? threshold = getVariable(SingleCopyThresholdVariable);
         if (!string.IsNullOrWhiteSpace(threshold))
             singleCopyThreshold = ParseSize(SingleCopyThresholdVariable, threshold);
+        long splitCopyThreshold = ranksOnThisHost > Environment.ProcessorCount ? NoSplitCopy : DefaultSplitCopyThreshold;
+        string? split = getVariable(SplitCopyThresholdVariable);
+        if (!string.IsNullOrWhiteSpace(split))
+        {
+            splitCopyThreshold = split.Trim().Equals("off", StringComparison.OrdinalIgnoreCase)
+                ? NoSplitCopy
+                : ParseSize(SplitCopyThresholdVariable, split);
+        }
 
         var options = new SharedMemoryOptions
         {
@@ -104,6 +129,7 @@ internal sealed class SharedMemoryOptions
             EagerLimit = eagerLimit,
             SingleCopy = singleCopy,
             SingleCopyThreshold = singleCopyThreshold,
+            SplitCopyThreshold = splitCopyThreshold,
         };
         options.Validate();
         return options;
@@ -131,7 +157,7 @@ internal sealed class SharedMemoryOptions
     }
 
     /// <inheritdoc/>
-    public override string ToString() => $"ring={RingCapacity} eager={EagerLimit} singleCopy={SingleCopy} singleCopyMin={SingleCopyThreshold}";
+    public override string ToString() => $"ring={RingCapacity} eager={EagerLimit} singleCopy={SingleCopy} singleCopyMin={SingleCopyThreshold} splitCopyMin={(SplitCopyThreshold == NoSplitCopy ? "off" : SplitCopyThreshold)}";
 
     private static int ParseSize(string variable, string text) => ByteSizeSetting.Parse(variable, text);
 }

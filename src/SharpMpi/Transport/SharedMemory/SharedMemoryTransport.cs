@@ -9,7 +9,7 @@ namespace SharpMpi.Transport.SharedMemory;
 /// <summary>
 /// Moves frames between ranks on one host through shared memory: per directed pair a single-producer
 /// single-consumer ring in the receiver's segment, a futex doorbell per rank, and process_vm_readv for
-/// single-copy pulls of large messages.
+/// single-copy pulls of large messages, which the sender helps with (process_vm_writev) when it can.
 /// </summary>
 /// <remarks>
 /// Built by <see cref="Create"/>, which maps every local peer's segment between two fences and then
@@ -17,7 +17,7 @@ namespace SharpMpi.Transport.SharedMemory;
 /// nothing behind. A rank that dies before the second fence leaves its file for the launcher to remove. Like every <see cref="ITransport"/>, calls are serialized by the engine; only
 /// <see cref="Doorbell"/> and <see cref="IsPeerAlive"/> may be used from other threads.
 /// </remarks>
-internal sealed unsafe class SharedMemoryTransport : ITransport
+internal sealed unsafe class SharedMemoryTransport : ITransport, ISplitCopy
 {
     /// <summary>Frames taken from one peer's ring per <see cref="Poll"/> (Open MPI uses 31), so one busy peer cannot starve the others.</summary>
     public const int MaxFramesPerPeerPerPoll = 32;
@@ -31,6 +31,7 @@ internal sealed unsafe class SharedMemoryTransport : ITransport
     private readonly int[] _slotOfRank;
     private readonly SpscRing[] _inbound;
     private readonly Peer[] _peers;
+    private readonly SplitCopySlots _splitSlots;
     private bool _disposed;
 
     private SharedMemoryTransport(SharedMemoryOptions options, int worldRank, SharedSegment own, SharedSegment[] peerSegments, int[] peerRanks)
@@ -42,6 +43,7 @@ internal sealed unsafe class SharedMemoryTransport : ITransport
         _peerRanks = peerRanks;
         MaxFramePayload = SpscRing.MaxPayload(options.RingCapacity);
         Doorbell = new Doorbell(own.DoorbellSequence, own.DoorbellSleeping);
+        _splitSlots = new SplitCopySlots(own.SplitCopyArea);
 
         int maxRank = worldRank;
         foreach (int rank in peerRanks)
@@ -63,6 +65,7 @@ internal sealed unsafe class SharedMemoryTransport : ITransport
                 Outbound = new SpscRing(peer.Ring(ourSlotThere), options.RingCapacity),
                 DoorbellSequence = peer.DoorbellSequence,
                 DoorbellSleeping = peer.DoorbellSleeping,
+                SplitCopyArea = peer.SplitCopyArea,
                 Pid = peer.Header->Pid,
             };
         }
@@ -288,6 +291,67 @@ internal sealed unsafe class SharedMemoryTransport : ITransport
     }
 
     /// <inheritdoc/>
+    public long SplitCopyThreshold => Options.SplitCopyThreshold;
+
+    /// <inheritdoc/>
+    public bool TryOpenSplitCopy(int peer, long length, out int slot, out int generation)
+    {
+        slot = generation = 0;
+        return CanPull(peer) && _splitSlots.TryOpen(length, out slot, out generation);
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>The slot is freed only when every chunk is accounted for; after an exception it stays taken,
+    /// because the sender may still be writing a chunk it claimed.</remarks>
+    public void PullSplitCopy(int peer, int slot, int generation, ulong source, byte* destination, long length)
+    {
+        var pull = new PullChunk(this, peer, source, destination);
+        SplitCopySlots.CopyChunks(_splitSlots.Area, slot, generation, length, fromFront: true, ref pull);
+        if (!_splitSlots.WaitDone(slot, length, this, peer))
+            Pull(peer, source, destination, length); // the sender's process_vm_writev failed: copy it all here
+        _splitSlots.Close(slot);
+    }
+
+    /// <inheritdoc/>
+    public void PushSplitCopy(int peer, int slot, int generation, byte* source, ulong destination, long length)
+    {
+        if ((uint)slot >= SplitCopySlots.Count)
+            return;
+        ref Peer target = ref _peers[_slotOfRank[peer]];
+        if (!target.CanPull)
+            return;
+        var push = new PushChunk(target.Pid, source, destination);
+        SplitCopySlots.CopyChunks(target.SplitCopyArea, slot, generation, length, fromFront: false, ref push);
+    }
+
+    /// <summary>The receiver's share of a split copy: process_vm_readv from the sender.</summary>
+    private readonly struct PullChunk(SharedMemoryTransport transport, int peer, ulong source, byte* destination) : IChunkCopy
+    {
+        public bool Copy(long offset, long bytes)
+        {
+            transport.Pull(peer, source + (ulong)offset, destination + offset, bytes);
+            return true;
+        }
+    }
+
+    /// <summary>The sender's share of a split copy: process_vm_writev into the receiver's buffer.</summary>
+    private readonly struct PushChunk(int pid, byte* source, ulong destination) : IChunkCopy
+    {
+        public bool Copy(long offset, long bytes)
+        {
+            long done = 0;
+            while (done < bytes)
+            {
+                long written = LinuxNative.WriteProcessMemory(pid, destination + (ulong)(offset + done), source + offset + done, Math.Min(bytes - done, MaxPullChunk));
+                if (written <= 0)
+                    return false;
+                done += written;
+            }
+            return true;
+        }
+    }
+
+    /// <inheritdoc/>
     /// <remarks>A peer that left cleanly (finalized) is not a failure.</remarks>
     public bool TryFindFailedPeer(out int peer, out string reason)
     {
@@ -322,6 +386,7 @@ internal sealed unsafe class SharedMemoryTransport : ITransport
     {
         if (_disposed)
             return;
+
         _disposed = true;
         Volatile.Write(ref _own.Header->Departed, 1);
         Doorbell.Dispose();
@@ -424,6 +489,8 @@ internal sealed unsafe class SharedMemoryTransport : ITransport
         public int* DoorbellSequence;
         /// <summary>See <see cref="DoorbellSequence"/>.</summary>
         public int* DoorbellSleeping;
+        /// <summary>The split-copy slots in the peer's segment (it receives, we help).</summary>
+        public byte* SplitCopyArea;
         /// <summary>The peer's process id.</summary>
         public int Pid;
         /// <summary>Whether the single-copy probe succeeded.</summary>

@@ -15,7 +15,8 @@ namespace SharpMpi.Transport.SharedMemory;
 ///         hash of the local rank list, owner's mapping address, probe nonce, segment length
 ///    128  doorbell sequence word (own 128-byte region)
 ///    256  doorbell sleeping word (own 128-byte region)
-///    384  ring 0: tail (128 B) | head (128 B) | data (capacity)
+///    384  split-copy slots (64 × 128 B, see SplitCopySlots), written by this rank and its senders
+///   8576  ring 0: tail (128 B) | head (128 B) | data (capacity)
 ///         ring 1 ...   one ring per local peer, in the order of their world ranks
 /// </code>
 /// Ring capacities are powers of two ≥ 4096, so every ring starts 128-byte aligned.
@@ -29,7 +30,7 @@ internal sealed unsafe class SharedSegment : IDisposable
     public const ulong Magic = 0x4745_5349_504D_4853;
 
     /// <summary>Layout version; bump on any change to the segment or ring layout.</summary>
-    public const int Version = 1;
+    public const int Version = 2;
 
     /// <summary>Offset of the doorbell sequence word.</summary>
     public const int DoorbellSequenceOffset = 128;
@@ -37,8 +38,11 @@ internal sealed unsafe class SharedSegment : IDisposable
     /// <summary>Offset of the doorbell sleeping word.</summary>
     public const int DoorbellSleepingOffset = 256;
 
+    /// <summary>Offset of the split-copy slots.</summary>
+    public const int SplitCopyOffset = 384;
+
     /// <summary>Offset of the first ring.</summary>
-    public const int RingsOffset = 384;
+    public const int RingsOffset = SplitCopyOffset + SplitCopySlots.AreaSize;
 
     private readonly MemoryMappedFile _file;
     private readonly MemoryMappedViewAccessor _view;
@@ -74,6 +78,9 @@ internal sealed unsafe class SharedSegment : IDisposable
 
     /// <summary>The doorbell's sleeping word.</summary>
     public int* DoorbellSleeping => (int*)(_base + DoorbellSleepingOffset);
+
+    /// <summary>The split-copy slot area.</summary>
+    public byte* SplitCopyArea => _base + SplitCopyOffset;
 
     /// <summary>File name of world rank <paramref name="worldRank"/>'s segment in job <paramref name="jobId"/>.</summary>
     public static string PathFor(string jobId, int worldRank) => $"{Directory}/sharpmpi.{jobId}.{worldRank}";
