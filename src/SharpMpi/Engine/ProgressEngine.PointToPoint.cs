@@ -425,7 +425,12 @@ internal sealed unsafe partial class ProgressEngine
                 // Tell the sender first, so that it can start on the chunks this rank has not taken yet.
                 SendControl(peer, new FrameHeader
                 {
-                    Kind = FrameKind.SplitCopy, Cookie = cookie, Address = (ulong)r.Buffer, MessageLength = length, Context = slot, Tag = generation,
+                    Kind = FrameKind.SplitCopy,
+                    Cookie = cookie,
+                    Address = (ulong)r.Buffer,
+                    MessageLength = length,
+                    Context = slot,
+                    Tag = generation,
                 });
                 split.PullSplitCopy(peer, slot, generation, address, r.Buffer, length);
             }
