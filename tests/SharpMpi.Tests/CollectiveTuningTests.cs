@@ -36,6 +36,7 @@ public class CollectiveTuningTests
         var shm = CollectiveTuning.FromEnvironment(v => env.GetValueOrDefault(v));
         Assert.False(shm.SharedMemoryCollectives);
         Assert.Equal(1 << 20, shm.SharedMemoryPullBytes);
+        Assert.Equal(1 << 20, shm.SharedMemoryPullBytesTwoRanks);
         env["SHARPMPI_COLL_SHM"] = "maybe";
         Assert.Equal("SHARPMPI_COLL_SHM", Assert.Throws<ArgumentException>(() => CollectiveTuning.FromEnvironment(v => env.GetValueOrDefault(v))).ParamName);
         env.Remove("SHARPMPI_COLL_SHM");

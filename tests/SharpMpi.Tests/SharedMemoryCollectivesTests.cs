@@ -90,13 +90,14 @@ public class SharedMemoryCollectivesTests
     }
 
     [Theory]
+    [InlineData(2)]
     [InlineData(3)]
     [InlineData(4)]
     public async Task PulledReductions_RankOrderInPlaceAndToEveryRoot(int ranks)
     {
         await MpiTestHost.RunAsync(ranks, world =>
         {
-            Use(world, Forced with { SharedMemoryPullBytes = 8 * 1024 });
+            Use(world, Forced with { SharedMemoryPullBytes = 8 * 1024, SharedMemoryPullBytesTwoRanks = 8 * 1024 });
             foreach (int count in new[] { 2500, 7001 }) // 3 of 4 parts uneven, and more than one pulled chunk
             {
                 var mats = new Mat2[count];

@@ -107,11 +107,14 @@ internal sealed record CollectiveTuning
     public long SharedMemoryPullBytes { get; init; } = 128 * 1024;
 
     /// <summary>
-    /// Fewest ranks for <see cref="SharedMemoryPullBytes"/>. Two ranks' message algorithm synchronizes twice
-    /// (one exchange of halves each way, then of results), as often as the pulling one, and its copies cost no
-    /// system call: measured 0.5–1.0× the pulling time up to 128 KiB and within noise above.
+    /// <see cref="SharedMemoryPullBytes"/> for communicators of two ranks: 512 KiB, or what
+    /// <c>SHARPMPI_COLL_SHM_PULL</c> says. Two ranks' ring synchronizes as often as the pulling algorithm (one
+    /// exchange of halves each way, then of results), and below 512 KiB its copies were as fast or faster:
+    /// 2 ranks, 3 interleaved rounds against Open MPI, pulling/messages 128 KiB 0.96/0.62×, 256 KiB 1.05/1.00×,
+    /// 512 KiB 1.14/1.16×, 1 MiB 1.08/1.28×, 2 MiB 1.13/1.44×, 4 MiB 1.22/3.24× (the ring's 4 MiB varied from
+    /// 1.7 to 3.2× between runs).
     /// </summary>
-    public int SharedMemoryPullMinRanks { get; init; } = 3;
+    public long SharedMemoryPullBytesTwoRanks { get; init; } = 512 * 1024;
 
     /// <summary>Allreduce: recursive doubling up to this many bytes, ring above (commutative ops).</summary>
     public long AllreduceShortBytes { get; init; } = 2048;
@@ -176,6 +179,9 @@ internal sealed record CollectiveTuning
             SharedMemoryPullBytes = read("SHARPMPI_COLL_SHM_PULL") is { Length: > 0 } pull
                 ? Transport.ByteSizeSetting.Parse("SHARPMPI_COLL_SHM_PULL", pull)
                 : Default.SharedMemoryPullBytes,
+            SharedMemoryPullBytesTwoRanks = read("SHARPMPI_COLL_SHM_PULL") is { Length: > 0 } pullTwo
+                ? Transport.ByteSizeSetting.Parse("SHARPMPI_COLL_SHM_PULL", pullTwo)
+                : Default.SharedMemoryPullBytesTwoRanks,
             RingSegmentBytes = read("SHARPMPI_COLL_SEGMENT") is { Length: > 0 } segment
                 ? Transport.ByteSizeSetting.Parse("SHARPMPI_COLL_SEGMENT", segment)
                 : Default.RingSegmentBytes,

@@ -112,7 +112,7 @@ internal sealed unsafe class SharedMemoryCollectives : IDisposable
     /// (<see cref="ReduceByPulling"/>): every rank may read every other's memory, and the call is long enough.
     /// </summary>
     public bool PullsReduction(long bytes, CollectiveTuning tuning) =>
-        _canPull && bytes > SlotBytes && bytes >= tuning.SharedMemoryPullBytes && _size >= tuning.SharedMemoryPullMinRanks;
+        _canPull && bytes > SlotBytes && bytes >= (_size == 2 ? tuning.SharedMemoryPullBytesTwoRanks : tuning.SharedMemoryPullBytes);
 
     /// <summary>The shared block is mapped and the collectives use it.</summary>
     public bool IsSetUp => _base != null;
@@ -212,6 +212,9 @@ internal sealed unsafe class SharedMemoryCollectives : IDisposable
         {
             long m = Math.Min(chunk, length - off);
             var acc = inPlace ? folded.Buf.Slice(0, m) : part.Slice(off, m);
+            // The left operand so far: rank 0's elements where they are (its own send buffer, or pulled straight
+            // into acc), then acc. No copy of the first operand.
+            Buf left = default;
             for (int r = 0; r < _size; r++)
             {
                 Buf x;
@@ -221,13 +224,18 @@ internal sealed unsafe class SharedMemoryCollectives : IDisposable
                 }
                 else
                 {
-                    x = incoming.Buf.Slice(0, m);
+                    x = r == 0 ? acc : incoming.Buf.Slice(0, m);
                     engine.PullFrom(_world[r], sends[r] + (ulong)(lo + off), (byte*)x.Ptr, m);
                 }
                 if (r == 0)
-                    x.CopyTo(acc);
+                {
+                    left = x;
+                }
                 else
-                    op.Apply(acc, x, acc);
+                {
+                    op.Apply(left, x, acc);
+                    left = acc;
+                }
             }
             if (inPlace)
                 acc.CopyTo(part.Slice(off, m));
