@@ -17,8 +17,16 @@ internal interface IVectorOp<T> : IScalarOp<T>
 }
 
 /// <summary>Element loop over <see cref="Vector{T}"/> registers where the type is supported, then a scalar tail.</summary>
+/// <remarks>
+/// The element loops are compiled fully optimized at their first call (AggressiveOptimization). Otherwise
+/// they start as unoptimized tier-0 code, which no ReadyToRun image replaces (these generic instantiations,
+/// and Vector code for this machine's width, are not in it), and a reduction of a few MiB ran mostly in
+/// tier-0 and instrumented code until on-stack replacement caught up: a 2-rank 4 MiB Allreduce took
+/// 1.4–2.3 ms against 0.7 ms for Open MPI.
+/// </remarks>
 internal readonly struct Vectorized<T, TOp> : IElementKernel<T> where TOp : IVectorOp<T>
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Apply(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> d)
     {
         int n = d.Length;
@@ -44,6 +52,7 @@ internal readonly struct Vectorized<T, TOp> : IElementKernel<T> where TOp : IVec
 /// <summary>Scalar element loop.</summary>
 internal readonly struct Scalar<T, TOp> : IElementKernel<T> where TOp : IScalarOp<T>
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Apply(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> d)
     {
         ref T ra = ref MemoryMarshal.GetReference(a);

@@ -77,6 +77,7 @@ internal sealed unsafe class SpanReducer<T, TKernel>(bool isCommutative) : Reduc
 /// <summary>A user operator type: <see cref="IReduceOp{T}.Combine"/> called directly in the loop.</summary>
 internal readonly struct UserKernel<T, TOp> : IElementKernel<T> where TOp : IReduceOp<T>
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see Vectorized
     public static void Apply(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> d)
     {
         for (int i = 0; i < d.Length; i++)
@@ -94,6 +95,7 @@ internal static class UserReducer<T, TOp> where T : unmanaged where TOp : IReduc
 internal sealed unsafe class DelegateReducer<T>(Func<T, T, T> combine, bool isCommutative) : Reducer(sizeof(T), isCommutative)
     where T : unmanaged
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see Vectorized
     public override void Apply(nint left, nint right, nint dest, long count)
     {
         var a = (T*)left;
