@@ -112,13 +112,17 @@ internal sealed class CallRecorder
     [ThreadStatic]
     private static long t_lastEagerSequence;
 
-    /// <summary>Flow number of a user message posted to <paramref name="destinationWorld"/> (engine, under its lock).</summary>
+    /// <summary>Flow number of a user message posted to <paramref name="destinationWorld"/>.</summary>
+    /// <remarks>
+    /// Called only by the rank's engine under its progress lock, like <see cref="NextReceive"/>; that lock
+    /// guards both counters (a lock of their own cost two monitor calls per message, 7 % of a traced
+    /// SendReceive to self).
+    /// </remarks>
     public long NextSend(int context, int destinationWorld, int tag)
     {
         if ((context & 1) != 0 || _ring is null)
             return -1;
-        lock (_sendSequence)
-            return t_lastEagerSequence = _sendSequence.Next(context, destinationWorld, tag);
+        return t_lastEagerSequence = _sendSequence.Next(context, destinationWorld, tag);
     }
 
     /// <summary>As <see cref="NextSend"/> for the request-less eager path; read back by <see cref="CallScope.EndEagerSend"/>.</summary>
@@ -127,13 +131,12 @@ internal sealed class CallRecorder
     /// <summary>The flow number noted by the last request-less eager send of this thread.</summary>
     public static long LastEagerSequence => t_lastEagerSequence;
 
-    /// <summary>Flow number of a user message matched from <paramref name="source"/> (engine, under its lock).</summary>
+    /// <summary>Flow number of a user message matched from <paramref name="source"/> (engine, under its progress lock).</summary>
     public long NextReceive(int context, int source, int tag)
     {
         if ((context & 1) != 0 || _ring is null)
             return -1;
-        lock (_sendSequence)
-            return _receiveSequence.Next(context, source, tag);
+        return _receiveSequence.Next(context, source, tag);
     }
 
     /// <summary>Records a finished call (see <see cref="CallScope"/>).</summary>

@@ -2,7 +2,7 @@ namespace SharpMpi.Diagnostics;
 
 /// <summary>
 /// Message counters per (context, peer, tag) for the trace's flow keys: the n-th send and the n-th receive
-/// of a key are the same message (see <see cref="CallRecorder"/>). Guarded by the recorder's lock.
+/// of a key are the same message (see <see cref="CallRecorder"/>). Guarded by the engine's progress lock (the recorder's callers hold it).
 /// </summary>
 /// <remarks>
 /// An open-addressed table of plain arrays rather than a <c>Dictionary</c> over a tuple key: that generic
