@@ -161,6 +161,10 @@ internal sealed record CollectiveTuning
     public static CollectiveTuning FromEnvironment(Func<string, string?>? read = null)
     {
         read ??= System.Environment.GetEnvironmentVariable;
+        // One setting for both pull thresholds: who sets it wants that size whatever the rank count.
+        long? pull = read("SHARPMPI_COLL_SHM_PULL") is { Length: > 0 } pullText
+            ? Transport.ByteSizeSetting.Parse("SHARPMPI_COLL_SHM_PULL", pullText)
+            : null;
         return new CollectiveTuning
         {
             Barrier = Parse<BarrierAlgorithm>("SHARPMPI_COLL_BARRIER", read),
@@ -176,12 +180,8 @@ internal sealed record CollectiveTuning
             SharedMemoryCollectives = read("SHARPMPI_COLL_SHM") is { Length: > 0 } shm
                 ? Transport.SwitchSetting.Parse("SHARPMPI_COLL_SHM", shm)
                 : Default.SharedMemoryCollectives,
-            SharedMemoryPullBytes = read("SHARPMPI_COLL_SHM_PULL") is { Length: > 0 } pull
-                ? Transport.ByteSizeSetting.Parse("SHARPMPI_COLL_SHM_PULL", pull)
-                : Default.SharedMemoryPullBytes,
-            SharedMemoryPullBytesTwoRanks = read("SHARPMPI_COLL_SHM_PULL") is { Length: > 0 } pullTwo
-                ? Transport.ByteSizeSetting.Parse("SHARPMPI_COLL_SHM_PULL", pullTwo)
-                : Default.SharedMemoryPullBytesTwoRanks,
+            SharedMemoryPullBytes = pull ?? Default.SharedMemoryPullBytes,
+            SharedMemoryPullBytesTwoRanks = pull ?? Default.SharedMemoryPullBytesTwoRanks,
             RingSegmentBytes = read("SHARPMPI_COLL_SEGMENT") is { Length: > 0 } segment
                 ? Transport.ByteSizeSetting.Parse("SHARPMPI_COLL_SEGMENT", segment)
                 : Default.RingSegmentBytes,

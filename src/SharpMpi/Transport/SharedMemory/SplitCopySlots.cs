@@ -57,7 +57,11 @@ internal sealed unsafe class SplitCopySlots
     }
 
     /// <summary>Chunks of a message of <paramref name="length"/> bytes (at most 8, and 1 below 2 × <see cref="MinChunk"/>).</summary>
-    public static int ChunkCount(long length) => (int)((length + ChunkSize(length) - 1) / ChunkSize(length));
+    public static int ChunkCount(long length)
+    {
+        long chunk = ChunkSize(length);
+        return (int)((length + chunk - 1) / chunk);
+    }
 
     /// <summary>Owner: takes a free slot for a message of <paramref name="length"/> bytes; false when all are in use.</summary>
     public bool TryOpen(long length, out int slot, out int generation)
@@ -86,22 +90,20 @@ internal sealed unsafe class SplitCopySlots
     /// (chunk by chunk) the pair moved 20 GB/s here, with a range each 37 GB/s. A copy that returns false
     /// marks the slot failed (the receiver then copies the whole message itself) and stops this side.
     /// </summary>
-    /// <returns>Bytes this side copied.</returns>
-    public static long CopyChunks<TCopy>(byte* area, int slot, int generation, long length, bool fromFront, ref TCopy copy)
+    public static void CopyChunks<TCopy>(byte* area, int slot, int generation, long length, bool fromFront, ref TCopy copy)
         where TCopy : struct, IChunkCopy
     {
         byte* s = area + slot * SlotSize;
         long* claim = (long*)s;
         long chunk = ChunkSize(length);
-        long copied = 0;
         while (true)
         {
             long word = Volatile.Read(ref *claim);
             if ((int)(word >> 32) != generation)
-                return copied;
+                return;
             int front = (int)(word >> 16) & 0xFFFF, back = (int)word & 0xFFFF;
             if (front >= back)
-                return copied;
+                return;
             int taken = fromFront ? front : back - 1;
             long next = fromFront ? ClaimWord(generation, front + 1, back) : ClaimWord(generation, front, back - 1);
             if (Interlocked.CompareExchange(ref *claim, next, word) != word)
@@ -111,9 +113,8 @@ internal sealed unsafe class SplitCopySlots
             if (!copy.Copy(offset, bytes))
                 Volatile.Write(ref *(int*)(s + FailedOffset), 1);
             Interlocked.Add(ref *(long*)(s + DoneOffset), bytes);
-            copied += bytes;
             if (Volatile.Read(ref *(int*)(s + FailedOffset)) != 0)
-                return copied;
+                return;
         }
     }
 
