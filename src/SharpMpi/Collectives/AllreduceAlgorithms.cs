@@ -27,18 +27,10 @@ internal static class AllreduceAlgorithms
             return;
         var forced = c.Tuning.Allreduce;
         if (c.Size > 1 && forced is AllreduceAlgorithm.Auto or AllreduceAlgorithm.SharedMemory
-            && SharedMemoryCollectives.For(c, forced == AllreduceAlgorithm.SharedMemory) is { } shared)
+            && SharedMemoryCollectives.For(c, forced == AllreduceAlgorithm.SharedMemory) is { } shared
+            && shared.TryReduce(send, receive, op, -1, c.Tuning))
         {
-            if (SharedMemoryCollectives.FitsSlot(send.Length))
-            {
-                shared.Allreduce(send, receive, op);
-                return;
-            }
-            if (shared.PullsReduction(send.Length, c.Tuning))
-            {
-                shared.ReduceByPulling(send, receive, op, -1);
-                return;
-            }
+            return;
         }
         send.CopyTo(receive);
         if (c.Size == 1)

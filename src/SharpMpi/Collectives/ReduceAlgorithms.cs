@@ -35,18 +35,10 @@ internal static class ReduceAlgorithms
         }
         var forced = c.Tuning.Reduce;
         if (forced is ReduceAlgorithm.Auto or ReduceAlgorithm.SharedMemory
-            && SharedMemoryCollectives.For(c, forced == ReduceAlgorithm.SharedMemory) is { } shared)
+            && SharedMemoryCollectives.For(c, forced == ReduceAlgorithm.SharedMemory) is { } shared
+            && shared.TryReduce(send, receive, op, root, c.Tuning))
         {
-            if (SharedMemoryCollectives.FitsSlot(send.Length))
-            {
-                shared.Reduce(send, receive, op, root);
-                return;
-            }
-            if (shared.PullsReduction(send.Length, c.Tuning))
-            {
-                shared.ReduceByPulling(send, receive, op, root);
-                return;
-            }
+            return;
         }
         if (send.Length <= BlockingCollectives.StackBytes && Choose(c, send, op) == ReduceAlgorithm.Binomial)
             BlockingCollectives.Reduce(c, send, receive, op, root, 0);

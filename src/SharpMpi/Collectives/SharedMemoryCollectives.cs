@@ -127,6 +127,26 @@ internal sealed unsafe class SharedMemoryCollectives : IDisposable
         WaitForAll(k, desc);
     }
 
+    /// <summary>
+    /// Reduce to <paramref name="root"/>, or Allreduce when <paramref name="root"/> is −1, when this object serves
+    /// a call of that length (through the slots, or by pulling); false when the caller must use messages.
+    /// </summary>
+    public bool TryReduce(Buf send, Buf receive, Reducer op, int root, CollectiveTuning tuning)
+    {
+        if (FitsSlot(send.Length))
+        {
+            if (root < 0)
+                Allreduce(send, receive, op);
+            else
+                Reduce(send, receive, op, root);
+            return true;
+        }
+        if (!PullsReduction(send.Length, tuning))
+            return false;
+        ReduceByPulling(send, receive, op, root);
+        return true;
+    }
+
     /// <summary>Allreduce of <paramref name="send"/> into <paramref name="receive"/> (may be the same buffer): x0 ∘ x1 ∘ … in rank order on every rank.</summary>
     public void Allreduce(Buf send, Buf receive, Reducer op)
     {
