@@ -63,9 +63,12 @@ internal static class CollectiveTrace
 
     /// <summary>True when anything wants to know about collectives.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool IsOn(ProgressEngine engine) =>
-        engine.Recorder is not null || engine.BlockedReporter is not null
-        || MpiDiagnostics.CollectiveDuration.Enabled || MpiDiagnostics.ActivitySource.HasListeners();
+    public static bool IsOn(ProgressEngine engine) => engine.BlockedReporter is not null || RecordsOrMeasures(engine);
+
+    /// <summary>True when a trace or profile, the collective-duration meter or an activity listener wants each collective timed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool RecordsOrMeasures(ProgressEngine engine) =>
+        engine.Recorder is not null || MpiDiagnostics.CollectiveDuration.Enabled || MpiDiagnostics.ActivitySource.HasListeners();
 
     /// <summary>The innermost collective of this thread, if any.</summary>
     public static bool TryCurrent(out Frame frame)
@@ -89,7 +92,7 @@ internal static class CollectiveTrace
     /// </summary>
     public static void Enter(Communicator comm, string member, int sequence, bool isAsync, long bytes = 0, string? op = null)
     {
-        if (!isAsync && comm.Engine.Recorder is null && !MpiDiagnostics.CollectiveDuration.Enabled && !MpiDiagnostics.ActivitySource.HasListeners())
+        if (!isAsync && !RecordsOrMeasures(comm.Engine))
         {
             // Only the deadlock detector listens (the case of every launched job), and it reads the frame only
             // after a wait of seconds: keep what it names, no clock and no name lookup. That was about a fifth of
